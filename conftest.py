@@ -1,0 +1,6 @@
+"""Registers the kinkcheck plugin when the suite runs from a checkout that is not installed.
+
+When kinkcheck is installed its ``pytest11`` entry point registers the same module under the
+same name, and pytest does not load it twice.
+"""
+pytest_plugins = ["kinkcheck.plugin", "pytester"]

@@ -1,0 +1,1 @@
+"""Shared, device-agnostic machinery of the kinkcheck suite (see DESIGN.md)."""

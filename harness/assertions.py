@@ -1,0 +1,40 @@
+"""Assertion helpers that say what they compare.
+
+"Bit for bit" means the IEEE bit patterns agree (so -0.0 differs from 0.0, and a NaN never
+equals a number): tensors are compared through an integer view of their storage.
+"""
+from __future__ import annotations
+
+import torch
+
+_INT_VIEW = {8: torch.int64, 4: torch.int32, 2: torch.int16, 1: torch.int8}
+
+
+def bits(t: torch.Tensor) -> torch.Tensor:
+    t = t.detach().contiguous()
+    return t.view(_INT_VIEW[t.element_size()]) if t.is_floating_point() else t
+
+
+def assert_bitwise_equal(actual: torch.Tensor, expected: torch.Tensor, what: str = "tensor") -> None:
+    assert actual.shape == expected.shape, f"{what}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
+    assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != {expected.dtype}"
+    differ = bits(actual) != bits(expected)
+    if bool(differ.any()):
+        idx = differ.nonzero()[0].tolist()
+        raise AssertionError(f"{what} differ bit for bit at {int(differ.sum())} of {differ.numel()} "
+                             f"entries, first at {idx}: {actual[tuple(idx)].item()!r} != "
+                             f"{expected[tuple(idx)].item()!r}")
+
+
+def assert_bitwise_equal_where(actual: torch.Tensor, expected: torch.Tensor, mask: torch.Tensor,
+                               what: str = "tensor") -> None:
+    """Bit-for-bit equality on the entries selected by ``mask``."""
+    assert_bitwise_equal(actual[mask], expected[mask], what)
+
+
+def assert_all_exactly_zero(t: torch.Tensor, what: str) -> None:
+    nonzero = t != 0
+    if bool(nonzero.any()):
+        idx = nonzero.nonzero()[0].tolist()
+        raise AssertionError(f"{what} is not exactly zero at {int(nonzero.sum())} entries, "
+                             f"first at {idx}: {t[tuple(idx)].item()!r}")

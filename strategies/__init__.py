@@ -1,0 +1,1 @@
+"""Hypothesis strategies: networks, data, domains, losses, optimizer configurations."""

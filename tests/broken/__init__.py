@@ -1,0 +1,1 @@
+"""Deliberately broken subjects: each theorem must reject at least one of them."""

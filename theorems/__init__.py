@@ -1,0 +1,1 @@
+"""The theorem properties: one module per theorem family of THEOREMS.md."""
