@@ -35,7 +35,8 @@ class Trajectory:
         return torch.stack(flags).any(dim=0)
 
 
-def _guarded_step(optimizer, subject: OptimizerSubject, closure, step: int):
+def guarded_step(optimizer, subject: OptimizerSubject, closure, step: int):
+    """optimizer.step(), with any exception from the subject turned into a SubjectError."""
     try:
         return optimizer.step(closure) if closure is not None else optimizer.step()
     except SubjectError:
@@ -76,10 +77,10 @@ def train(net: Network, x: torch.Tensor, y: torch.Tensor, subject: OptimizerSubj
             return value.sum()
 
         if needs_closure(subject):
-            _guarded_step(optimizer, subject, closure, k)
+            guarded_step(optimizer, subject, closure, k)
         else:
             closure()
-            _guarded_step(optimizer, subject, None, k)
+            guarded_step(optimizer, subject, None, k)
         losses.append(closure.last)
         check_finite(subject, params, f"after step {k} in {theorem_id()}")
         if on_step is not None:
@@ -106,9 +107,9 @@ def inject_gradients(params: list[torch.Tensor], gradients: Callable[[int], list
 
     for k in range(1, steps + 1):
         if needs_closure(subject):
-            _guarded_step(optimizer, subject, set_grads, k)
+            guarded_step(optimizer, subject, set_grads, k)
         else:
             set_grads()
-            _guarded_step(optimizer, subject, None, k)
+            guarded_step(optimizer, subject, None, k)
         check_finite(subject, params, f"after step {k} in {theorem_id()}")
     return optimizer

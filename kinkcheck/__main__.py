@@ -1,0 +1,5 @@
+import sys
+
+from kinkcheck.cli import main
+
+sys.exit(main())
