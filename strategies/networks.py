@@ -106,7 +106,7 @@ def networks_with_inactive_neurons(draw, where: Placement, activations=None, mar
     margin = draw(margins if margins is not None else st.sampled_from([0.0, 0.0, 0.125, 1.0]))
     gen = seeded_generator(draw(seeds), where.device)
 
-    net = Network.random(widths, batch, generator=gen, dtype=where.dtype, device=where.device, init="normal")
+    net = Network.random(widths, batch, generator=gen, dtype=where.dtype, device=where.device, init="torch")
     w1 = dyadic(gen, (batch, widths[1], box.dim), 3, 4, where)  # grid 1/8 in [-2, 2]
     b1 = dyadic(gen, (batch, widths[1]), 3, 4, where)
     forced = torch.rand(batch, widths[1], generator=gen, device=where.device) < 0.5

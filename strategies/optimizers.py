@@ -55,9 +55,13 @@ def _family_draws(family: str):
 
 
 @st.composite
-def hyperparameters(draw, family: str):
-    """A configuration of ``family`` inside T2/T3's hypotheses (no decay of any kind)."""
+def hyperparameters(draw, family: str, max_lr: float | None = None):
+    """A configuration of ``family`` inside T2/T3's hypotheses (no decay of any kind).
+
+    ``max_lr`` caps the learning rate (training real networks, where a large step diverges)."""
     hp = {name: draw(s) for name, s in _family_draws(family).items()}
+    if max_lr is not None:
+        hp["lr"] = min(hp["lr"], max_lr)
     if family in TAKES_WEIGHT_DECAY:
         hp["weight_decay"] = 0.0
     note(f"hyperparameters ({family}): {hp}")

@@ -1,0 +1,95 @@
+"""Dyadic LASSO problems for [CUT]'s exact regime (THEOREMS.md T10-T12).
+
+Every number drawn here is a dyadic rational with few significant bits, so that float64
+NDGM (``b - alpha * (lam * sign b)``) performs no rounding at all and equals the Fraction
+recursion bit for bit: alpha = a 2^-i, lam = l 2^-j with small odd a, l; b_0 = n 2^-30, |b_0| < 1.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from hypothesis import note
+from hypothesis import strategies as st
+
+ODD = st.sampled_from([1, 3, 5, 7])
+
+
+def dyadic(odd=ODD, exponents=st.integers(0, 8)):
+    return st.builds(lambda m, e: Fraction(m, 2 ** e), odd, exponents)
+
+
+@dataclass
+class LassoCase:
+    beta0: list[Fraction]
+    alpha: Fraction
+    lam: Fraction
+    steps: int
+
+    @property
+    def s(self) -> Fraction:
+        return self.alpha * self.lam
+
+    def floats(self):
+        return [float(b) for b in self.beta0]
+
+
+@st.composite
+def beta0s(draw, d: int, s: Fraction, multiples: bool | None = None):
+    """d coordinates in (-1, 1), multiples of 2^-30. ``multiples``: True -> integer multiples of
+    s (absorbed at 0, Prop B.1's exceptional set); False -> never a multiple; None -> mixed."""
+    out = []
+    kmax = max(1, int(1 / s) - 1)
+    for i in range(d):
+        make_multiple = draw(st.booleans()) if multiples is None else multiples
+        sg = draw(st.sampled_from([-1, 1]))
+        if make_multiple:
+            out.append(sg * draw(st.integers(1, kmax)) * s)
+        else:
+            b = Fraction(draw(st.integers(1, 2 ** 30 - 1)), 2 ** 30)
+            if (b / s).denominator == 1:
+                b += Fraction(1, 2 ** 30)
+            out.append(sg * b)
+    return out
+
+
+@st.composite
+def lasso_cases(draw, multiples: bool | None = None, max_d: int = 6, min_s_exp: int = 7,
+                extra_steps=st.integers(2, 40)):
+    """alpha, lam dyadic with s = alpha lam in [2^-min_s_exp, 1/2]; steps run past every
+    coordinate's K = floor(|b_0|/s) (so the 2-cycle phase is always reached)."""
+    i = draw(st.integers(0, min_s_exp))
+    alpha = Fraction(draw(ODD), 2 ** i)
+    lam = Fraction(draw(ODD), 2 ** (min_s_exp - i))  # s = a l 2^-min_s_exp, a l <= 49
+    s = alpha * lam
+    d = draw(st.integers(1, max_d))
+    beta0 = draw(beta0s(d, s, multiples))
+    K = max(int(abs(b) // s) for b in beta0)
+    steps = K + draw(extra_steps)
+    case = LassoCase(beta0, alpha, lam, steps)
+    note(f"LASSO case: alpha={alpha}, lam={lam}, s={s}, beta0={[str(b) for b in beta0]}, steps={steps}")
+    return case
+
+
+floats_beta0 = st.lists(st.floats(-1, 1, allow_subnormal=False).filter(lambda v: abs(v) > 1e-3),
+                        min_size=1, max_size=6)
+
+
+@st.composite
+def eps_free_hyperparameters(draw, family: str):
+    """Adaptive-family configurations with eps = 0 ([CUT] eq. (22)-(25) with eps = 0) and nothing
+    that breaks scale invariance (Adagrad's initial accumulator 0, no decay, no centering)."""
+    lr = draw(st.sampled_from([2.0 ** -4, 2.0 ** -5, 2.0 ** -6, 0.01, 0.03]))
+    if family == "rmsprop":
+        hp = dict(lr=lr, alpha=draw(st.sampled_from([0.5, 0.9, 0.99])), eps=0.0,
+                  momentum=draw(st.sampled_from([0.0, 0.5])), centered=False)
+    elif family in ("adam", "amsgrad"):
+        hp = dict(lr=lr, betas=(draw(st.sampled_from([0.0, 0.5, 0.9])), draw(st.sampled_from([0.9, 0.99, 0.999]))),
+                  eps=0.0, amsgrad=family == "amsgrad")
+    elif family == "adagrad":
+        hp = dict(lr=lr, lr_decay=draw(st.sampled_from([0.0, 0.01])), initial_accumulator_value=0.0, eps=0.0)
+    else:
+        raise ValueError(family)
+    hp["weight_decay"] = 0.0
+    note(f"hyperparameters ({family}, eps=0): {hp}")
+    return hp

@@ -1,0 +1,144 @@
+"""T13 — edge of stability on Lipschitz convex losses.
+
+[CUT] Prop 5.1, eq. (10), Fig. 4; [CKLKT21]: for convex G-Lipschitz f, the subgradient method with
+any constant step satisfies ||x_{k+1}-x*||^2 <= ||x_k-x*||^2 - 2 alpha (f(x_k)-f*) + alpha^2 G^2,
+so it never diverges, even far above 2/sharpness — where least squares on the same data blows up.
+"""
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from harness.assertions import assert_bitwise_equal
+from harness.examples import scaled
+from harness.nonsmooth_runs import run_objective
+from harness.oracles_nonsmooth import huber_orbit, representable
+from harness.report import figure
+from harness.sharpness import sharpness
+from strategies.networks import seeds
+
+
+def _problem(placement, kind, seed):
+    """(objective, x*, G, X, y, delta) for a generated convex Lipschitz problem with f* = 0."""
+    gen = placement.generator(seed)
+    opts = dict(generator=gen, dtype=placement.dtype, device=placement.device)
+    if kind == "abs":
+        xs = torch.randn(1, **opts)
+        return (lambda p: (p - xs).abs().sum()), xs, 1.0, None, None, None
+    if kind == "l1":
+        d = 4
+        lam = 0.5 + float(torch.rand(1, **opts))
+        xs = torch.randn(d, **opts)
+        return (lambda p: lam * (p - xs).abs().sum()), xs, lam * math.sqrt(d), None, None, None
+    n, d = 4, 8  # Huber regression, overparameterized, y = X w*: f* = 0 at w*  ([CUT] eq. (10))
+    X = torch.randn(n, d, **opts)
+    ws = torch.randn(d, **opts)
+    y = X @ ws
+    delta = 0.5
+    G = delta * float(X.norm(dim=1).sum())
+    return (lambda p: F.huber_loss(X @ p, y, delta=delta, reduction="sum")), ws, G, X, y, delta
+
+
+@pytest.mark.theorem("T13", families={"sgd"})
+@settings(max_examples=scaled(10))
+@given(kind=st.sampled_from(["abs", "l1", "huber"]), seed=seeds, log_alpha=st.floats(-6, 2), steps=st.integers(5, 80))
+def test_subgradient_inequality_every_step(optimizer_subject, placement, kind, seed, log_alpha, steps):
+    """[CUT] Prop 5.1 (the subgradient-method inequality): at every step
+    ||x_{k+1}-x*||^2 <= ||x_k-x*||^2 - 2 alpha (f(x_k)-f*) + alpha^2 G^2, and the best iterate obeys
+    min_{i<=k} f(x_i) - f* <= (||x_0-x*||^2 + alpha^2 G^2 (k+1)) / (2 alpha (k+1)) for every k.
+    Slack 1e-9 relative to the terms (float64 rounding of norms and losses)."""
+    f, xs, G, *_ = _problem(placement, kind, seed)
+    alpha = math.exp(log_alpha) / G
+    x0 = xs + torch.randn(xs.shape, generator=placement.generator(seed + 1), dtype=xs.dtype, device=xs.device) * 3
+    run = run_objective(optimizer_subject, x0, f, {"lr": alpha, "weight_decay": 0.0}, steps)
+    dist2 = [float(((x - xs) ** 2).sum()) for x in run.iterates]
+    fx = run.losses
+    worst = -math.inf
+    for k in range(steps):
+        rhs = dist2[k] - 2 * alpha * fx[k] + alpha ** 2 * G ** 2
+        slack = 1e-9 * (dist2[k] + 2 * alpha * abs(fx[k]) + alpha ** 2 * G ** 2)
+        assert dist2[k + 1] <= rhs + slack, (f"{optimizer_subject}: step {k}: ||x_k+1 - x*||^2 = {dist2[k + 1]:.6g} > "
+                                             f"{rhs:.6g} (Prop 5.1), f={kind}, alpha={alpha:.3g}")
+        best = min(fx[: k + 1])
+        bound = (dist2[0] + alpha ** 2 * G ** 2 * (k + 1)) / (2 * alpha * (k + 1))
+        assert best <= bound * (1 + 1e-9), f"{optimizer_subject}: best iterate {best:.6g} above the bound {bound:.6g} at k={k}"
+        worst = max(worst, best / bound)
+    figure("best-iterate bound: max (min f)/bound", worst, keep="max")
+    event(kind)
+
+
+@pytest.mark.theorem("T13", families={"sgd"})
+@settings(max_examples=scaled(5))
+@given(seed=seeds, c=st.sampled_from([2.0, 4.0, 8.0]))
+def test_huber_bounded_least_squares_diverges(optimizer_subject, placement, seed, c):
+    """[CUT] Prop 5.1, eq. (10), Fig. 4: with alpha = c * 2/lambda_max (c >= 2; lambda_max, the
+    sharpness of the quadratic zone = of least squares, from Hessian-vector products and checked
+    against numpy.linalg.eigvalsh) Huber regression stays bounded — in the row space of X,
+    ||P e_k|| <= max(||P e_0||, R + alpha G) with R = (alpha G^2/(2 delta) + n delta/2)/sigma_min,
+    because h_delta(r) >= delta(|r| - delta/2) — while least squares on the same X, y, alpha
+    diverges geometrically (factor |1 - alpha lambda_max| >= 3 per step)."""
+    f, ws, G, X, y, delta = _problem(placement, "huber", seed)
+    ls = lambda p: 0.5 * ((X @ p - y) ** 2).sum()
+    lam_max = sharpness(ls, ws, generator=placement.generator(seed + 2))
+    eig = float(np.linalg.eigvalsh((X.T @ X).cpu().numpy()).max())
+    assert abs(lam_max - eig) <= 1e-8 * eig, f"HVP power iteration {lam_max!r} vs eigvalsh {eig!r}"
+    alpha = c * 2 / lam_max
+    x0 = ws + torch.randn(ws.shape, generator=placement.generator(seed + 1), dtype=ws.dtype, device=ws.device)
+    steps = 60
+    hub = run_objective(optimizer_subject, x0, f, {"lr": alpha, "weight_decay": 0.0}, steps)
+    sv = np.linalg.svd(X.cpu().numpy(), compute_uv=False)
+    sigma_min = float(sv[sv > 1e-12 * sv.max()].min())
+    n = X.shape[0]
+    R = (alpha * G ** 2 / (2 * delta) + n * delta / 2) / sigma_min
+    Q = torch.linalg.qr(X.T).Q  # orthonormal basis of the row space
+    pe = [(Q.T @ (x - ws)).norm().item() for x in hub.iterates]
+    limit = max(pe[0], R + alpha * G)
+    assert max(pe) <= limit * (1 + 1e-9), f"{optimizer_subject}: Huber iterates left the bound {limit:.4g}: {max(pe):.4g}"
+    assert all(math.isfinite(v) for v in hub.losses)
+    lsq = run_objective(optimizer_subject, x0, ls, {"lr": alpha, "weight_decay": 0.0}, 40)
+    growth = (lsq.iterates[-1] - ws).norm().item() / (x0 - ws).norm().item()
+    assert growth > 1e6, f"{optimizer_subject}: least squares at alpha = {c} * 2/lambda_max grew only x{growth:.3g}"
+    figure("alpha lambda_max / 2", c, keep="max")
+    figure("least squares growth rate per step", growth ** (1 / 40), keep="min")
+    figure("Huber max ||P e_k|| / bound", max(pe) / limit, keep="max")
+
+
+def _huber_orbit_run(subject, placement, x0, delta, eta, steps):
+    f = lambda p: F.huber_loss(p, torch.zeros_like(p), delta=float(delta), reduction="sum")
+    return run_objective(subject, placement.tensor([float(x0)]), f, {"lr": float(eta), "weight_decay": 0.0}, steps)
+
+
+@pytest.mark.theorem("T13", families={"sgd"})
+@given(delta=st.sampled_from([Fraction(1, 2), Fraction(1), Fraction(2)]), eta=st.integers(1, 15).map(lambda j: Fraction(j, 4)),
+       x0=st.integers(-256, 256).map(lambda n: Fraction(n, 16)), steps=st.integers(5, 40))
+def test_huber_orbits_exact(optimizer_subject, placement, delta, eta, x0, steps):
+    """[CUT] eq. (10), Fig. 4: gradient descent on the 1-D Huber loss, x_{k+1} = x_k - eta
+    clip(x_k, -delta, delta), equals the Fraction orbit bit for bit with dyadic inputs."""
+    exact = huber_orbit(x0, delta, eta, steps)
+    if not all(representable(v) and abs(v) < 2 ** 60 for v in exact):
+        event("orbit leaves float64's exact range: skipped")
+        return
+    run = _huber_orbit_run(optimizer_subject, placement, x0, delta, eta, steps)
+    assert_bitwise_equal(run.iterates[:, 0], placement.tensor([float(v) for v in exact]), f"Huber orbit of {optimizer_subject}")
+    event("cycle" if exact[-1] == exact[-3] and exact[-1] != exact[-2] else "other")
+
+
+@pytest.mark.theorem("T13", families={"sgd"})
+def test_huber_two_cycle_and_convergence(optimizer_subject, placement):
+    """[CUT] Fig. 4 (THEOREMS.md T13(d)): delta = 1, x0 = 5: eta = 3 gives the 2-cycle (2, -1) —
+    above 2/sharpness = 2, bounded, never converging; eta = 1.5 < 2 converges. Bit for bit with the
+    Fraction orbit."""
+    for eta, steps in ((Fraction(3), 30), (Fraction(3, 2), 60)):
+        exact = huber_orbit(Fraction(5), Fraction(1), eta, steps)
+        run = _huber_orbit_run(optimizer_subject, placement, Fraction(5), Fraction(1), eta, steps)
+        assert_bitwise_equal(run.iterates[:, 0], placement.tensor([float(v) for v in exact]), f"Huber orbit eta={eta}")
+        if eta == 3:
+            assert exact[1:5] == [2, -1, 2, -1] and run.iterates[-2:, 0].tolist() in ([2.0, -1.0], [-1.0, 2.0])
+        else:
+            assert abs(exact[-1]) < Fraction(1, 2 ** 40) and abs(run.iterates[-1, 0].item()) < 2.0 ** -40
+    figure("eta=3 cycle", "(2, -1)")

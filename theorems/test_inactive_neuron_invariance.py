@@ -1,0 +1,199 @@
+"""T2 — inactive-neuron invariance.
+
+[GM] Thm 4.2 (proof, eqs. (60)-(67)), Lemmas 4.8, 4.9; [OR] Thm 1.2 (mechanism): a hidden neuron
+that is inactive on the data receives an exactly-zero generalized gradient, so every gradient
+method started from zero state leaves its incoming parameters untouched and it stays inactive.
+"""
+import pytest
+import torch
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from harness.activations import clipping, repu
+from harness.assertions import assert_all_exactly_zero, assert_bitwise_equal, assert_bitwise_equal_where
+from harness.examples import scaled
+from harness.losses import LOSSES
+from harness.networks import inactive_on_box
+from harness.report import figure
+from harness.revival import revival_search
+from harness.subjects import FAMILIES, out_of_scope_reason
+from harness.training import train
+from strategies.networks import networks_with_dead_layer, networks_with_inactive_neurons, seeds
+from strategies.optimizers import hyperparameters
+
+TRAINABLE_NETWORKS = set(FAMILIES) - {"muon"}  # Muon takes 2-D parameters only (see T3)
+losses = st.sampled_from(sorted(LOSSES))
+TRAINING_LR = 0.01  # cap: generated networks are not normalised, a larger step may diverge
+
+
+def activations_under_theorem(activation):
+    """The activation under test, plus the other activations constant on an interval."""
+    return st.sampled_from([activation, clipping(-0.5, 1.0), clipping(0.0, 2.0), repu(2), repu(3)])
+
+
+def _gradients(case, loss_name):
+    net = case.net.trainable()
+    loss = LOSSES[loss_name](net.realization(case.x, case.activation), case.y).sum()
+    loss.backward()
+    return net
+
+
+def _incoming(net, mask):
+    w, b = net.layer(1)
+    return w.detach()[mask], b.detach()[mask]
+
+
+@pytest.mark.theorem("T2")
+@given(data=st.data(), loss_name=losses)
+def test_inactive_neuron_gets_exactly_zero_gradient(activation, placement, data, loss_name):
+    """[GM] Thm 4.2 proof, eqs. (60)-(62), Lemma 4.11: for any loss, the generalized gradient with
+    respect to the incoming weights and bias of a neuron inactive on the data is exactly 0 — also
+    at data points where its pre-activation sits exactly on the kink — and, when the activation is
+    0 on its flat piece (ReLU, RePU), with respect to its outgoing weights."""
+    case = data.draw(networks_with_inactive_neurons(placement, activations_under_theorem(activation)))
+    net = _gradients(case, loss_name)
+    w1, b1 = net.layer(1)
+    assert_all_exactly_zero(w1.grad[case.inactive], "gradient of an inactive neuron's incoming weights")
+    assert_all_exactly_zero(b1.grad[case.inactive], "gradient of an inactive neuron's bias")
+    if case.activation.zero_when_flat:
+        outgoing = net.weights[1].grad.transpose(-1, -2)[case.inactive]
+        assert_all_exactly_zero(outgoing, "gradient of an inactive ReLU neuron's outgoing weights")
+    if loss_name == "mse":  # non-vacuity: the output bias sees 2 * mean residual, never exactly 0 here
+        assert bool(net.biases[-1].grad.ne(0).all()), "non-vacuity: the output bias received no gradient"
+    event(f"kinks on data: {'yes' if case.kinks_on_data else 'no'}")
+    figure("neurons at an exact kink on the data", case.kinks_on_data, keep="sum")
+
+
+@pytest.mark.theorem("T2", families=TRAINABLE_NETWORKS)
+@settings(max_examples=scaled(10))
+@given(data=st.data(), steps=st.integers(1, 30), loss_name=losses, minibatch=st.booleans())
+def test_inactive_neuron_never_moves(optimizer_subject, activation, placement, data, steps, loss_name, minibatch):
+    """[GM] Thm 4.2 proof, eqs. (63)-(67), Lemmas 4.8-4.9: under any gradient method from zero
+    state (weight_decay = 0), full batch or mini-batches from D, after n steps a neuron inactive on
+    D has bit-identical incoming weights and bias and is still inactive — while the rest moved."""
+    case = data.draw(networks_with_inactive_neurons(placement, activations_under_theorem(activation)))
+    hp = data.draw(hyperparameters(optimizer_subject.family, max_lr=TRAINING_LR))
+    batches = None
+    if minibatch:
+        gen = placement.generator(data.draw(seeds))
+        n = case.x.shape[0]
+        batches = [torch.randperm(n, generator=gen, device=placement.device)[: max(1, n // 2)]
+                   for _ in range(steps)]
+    net = case.net.trainable()
+    before = _incoming(net, case.inactive)
+    traj = train(net, case.x, case.y, optimizer_subject, hp, steps, activation=case.activation,
+                 loss=LOSSES[loss_name], batches=batches)
+    if reason := out_of_scope_reason(traj.optimizer):
+        pytest.skip(f"out of scope for T2: {reason}")
+    after = _incoming(net, case.inactive)
+    assert_bitwise_equal(after[0], before[0], "incoming weights of inactive neurons")
+    assert_bitwise_equal(after[1], before[1], "biases of inactive neurons")
+    w1, b1 = net.layer(1)
+    still = inactive_on_box(w1.detach(), b1.detach(), case.box.lo, case.box.hi, case.activation.flat_below)
+    assert bool(still[case.inactive].all()), "an inactive neuron became active"
+    if loss_name == "mse":  # non-vacuity (a non-smooth loss may sit at a critical point)
+        assert bool(traj.moved().any()), "non-vacuity: no network learned anything"
+    event(f"steps: {'1' if steps == 1 else '2-9' if steps < 10 else '10+'}; minibatch: {minibatch}")
+
+
+@pytest.mark.theorem("T2", families=TRAINABLE_NETWORKS)
+@settings(max_examples=scaled(6))
+@given(data=st.data(), steps=st.integers(1, 20))
+def test_dead_layer_freezes_everything_below_it(optimizer_subject, activation, placement, data, steps):
+    """[OR] Thm 1.2 (mechanism), [GM] Lemma 4.8: if every neuron of hidden layer k is inactive on D,
+    the realization is constant on D, layers 1..k get exactly zero gradient and stay bit-identical
+    under training, the output stays constant, and the risk never drops below the best-constant
+    risk c* = Var(Y)."""
+    case = data.draw(networks_with_dead_layer(placement))
+    hp = data.draw(hyperparameters(optimizer_subject.family, max_lr=TRAINING_LR))
+    net = case.net.trainable()
+    frozen = [p.detach().clone() for p in net.parameters()[: 2 * case.dead_layer]]
+    out0 = net.realization(case.x, activation).detach()
+    assert_bitwise_equal(out0, out0[:, :1].expand_as(out0), "realization on D (must be constant)")
+    traj = train(net, case.x, case.y, optimizer_subject, hp, steps, activation=activation)
+    if reason := out_of_scope_reason(traj.optimizer):
+        pytest.skip(f"out of scope for T2: {reason}")
+    for i, (p, p0) in enumerate(zip(net.parameters(), frozen)):
+        assert_bitwise_equal(p.detach(), p0, f"parameter {i} (layer {i // 2 + 1} <= dead layer {case.dead_layer})")
+    out = net.realization(case.x, activation).detach()
+    assert_bitwise_equal(out, out[:, :1].expand_as(out), "realization on D after training (must be constant)")
+    c_star = case.y.var(unbiased=False)
+    risk = ((out - case.y) ** 2).mean(dim=(-2, -1))
+    # rounding: both sides are float64 means of <= 64 squares (relative error <= 64 * 2^-53 ~ 7e-15);
+    # the tolerance 1e-12 * (1 + mean y^2) is over 100x that bound and far below any real gap.
+    tol = 1e-12 * (1 + (case.y**2).mean()) if placement.dtype == torch.float64 else 1e-5 * (1 + (case.y**2).mean())
+    assert bool((risk >= c_star - tol).all()), f"risk {risk.min().item()} below c* = {c_star.item()}"
+    assert bool(traj.moved().any()), "non-vacuity: the layers above the dead one did not learn"
+    figure("min risk / c* on a dead layer", float((risk / c_star).min()), keep="min")
+    event(f"dead layer {case.dead_layer}")
+
+
+@pytest.mark.theorem("T2", families={"sgd"})
+@settings(max_examples=scaled(3))
+@given(seed=seeds)
+def test_sgd_inactivity_is_absorbing_at_any_time(optimizer_subject, placement, seed):
+    """[GM] Lemma 4.8 with gradient history (THEOREMS.md T2(d)): plain full-batch SGD has no memory,
+    so a neuron that becomes inactive on the data at any step — not only at initialization — keeps
+    its incoming parameters bit for bit at every later step (searched over 4096 networks at once)."""
+    search = revival_search(optimizer_subject, {"lr": 0.5, "weight_decay": 0.0}, placement, seed)
+    assert search.deaths > 0, "non-vacuity: no neuron died during training"
+    assert search.moved_after_death == 0, (f"{search.moved_after_death} neurons moved after becoming "
+                                           f"inactive on the data under {optimizer_subject.label}")
+    figure("neurons that died mid-training (SGD)", search.deaths, keep="sum")
+
+
+@pytest.mark.theorem("T2", families={"momentum", "nesterov"})
+@settings(max_examples=1)
+@given(seed=st.just(20261123))
+def test_momentum_can_revive_a_neuron_that_died_mid_training(optimizer_subject, placement, seed):
+    """[GM] Lemma 4.9 needs a zero gradient *history* (THEOREMS.md T2(d)): under momentum a neuron
+    that becomes inactive mid-training keeps moving on its momentum buffer and can become active
+    again. Existence, exhibited by a seeded search over 4096 width-4 networks on [0, 1]
+    (lr 0.1, momentum 0.99, 300 full-batch steps)."""
+    search = revival_search(optimizer_subject, {"lr": 0.1, "momentum": 0.99, "weight_decay": 0.0}
+                            | ({"nesterov": True} if optimizer_subject.family == "nesterov" else {}),
+                            placement, seed)
+    assert search.revivals > 0, (f"no revival among {search.deaths} mid-training deaths under "
+                                 f"{optimizer_subject.label}")
+    figure("revived neurons (momentum)", search.revivals, keep="sum")
+
+
+@pytest.mark.theorem("T2", families={"adamw"})
+@given(data=st.data(), steps=st.integers(1, 20), decay=st.sampled_from([1e-3, 1e-2, 0.1]))
+def test_decoupled_decay_preserves_inactivity(optimizer_subject, activation, placement, data, steps, decay):
+    """[GM] Setting 3.1 (the inactive set is a cone), THEOREMS.md T2(e): decoupled weight decay
+    (AdamW) scales an inactive neuron's (W_j, B_j) by 1 - lr*decay > 0 — its parameters move, but
+    it stays inactive on D. (Generated with a positive margin so rounding cannot decide it.)"""
+    case = data.draw(networks_with_inactive_neurons(placement, st.just(activation),
+                                                     margins=st.sampled_from([0.125, 1.0])))
+    hp = data.draw(hyperparameters("adamw")) | {"weight_decay": decay}
+    net = case.net.trainable()
+    before = _incoming(net, case.inactive)
+    train(net, case.x, case.y, optimizer_subject, hp, steps, activation=activation)
+    after = _incoming(net, case.inactive)
+    assert bool((after[1] != before[1]).any()), "non-vacuity: decoupled decay did not move the neuron"
+    w1, b1 = net.layer(1)
+    assert bool(inactive_on_box(w1.detach(), b1.detach(), case.box.lo, case.box.hi)[case.inactive].all()), \
+        "decoupled weight decay made an inactive neuron active"
+
+
+@pytest.mark.theorem("T2", families={"adam", "amsgrad"})
+@given(lr_exp=st.integers(6, 9), decay=st.sampled_from([1e-3, 1e-2, 0.1]))
+def test_coupled_decay_breaks_inactivity(optimizer_subject, placement, lr_exp, decay):
+    """THEOREMS.md T2(e) contrast to [GM] Lemma 4.9: coupled L2 decay feeds lambda*theta into Adam's
+    normalised step, which moves every nonzero coordinate by about lr — a neuron inactive on D=[0,1]
+    with bias -lr/4 becomes active after one step (exhibited)."""
+    lr = 2.0**-lr_exp
+    w = placement.tensor([[[-1.0]]]).requires_grad_(True)
+    b = placement.tensor([[-lr / 4]]).requires_grad_(True)
+    lo, hi = placement.tensor([0.0]), placement.tensor([1.0])
+    assert bool(inactive_on_box(w.detach(), b.detach(), lo, hi).all())
+    opt = optimizer_subject.build([w, b], lr=lr, weight_decay=decay)
+    x = placement.tensor([[0.0], [0.5], [1.0]])
+    (torch.relu(x @ w[0].T + b[0]).sum() * 0).backward()  # the data term: exactly zero gradient
+    opt.step()
+    assert bool((b.detach() != -lr / 4).all()), "coupled decay did not move the inactive neuron"
+    assert not bool(inactive_on_box(w.detach(), b.detach(), lo, hi).all()), \
+        "coupled L2 decay left the neuron inactive (expected Adam's normalised step to cross 0)"
+    figure("bias after one coupled-decay step / lr", float(b.detach().item() / lr))
+

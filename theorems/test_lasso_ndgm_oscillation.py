@@ -1,0 +1,187 @@
+"""T10 — NDGM on the LASSO never settles.
+
+[CUT] eq. (7), (8), (15)-(18), Prop 4.1, Prop B.1, Prop B.2, Table 1; eq. (3): plain gradient
+descent with autograd's subgradient (sign(0) = 0) on lam*||b||_1 moves every coordinate by
+s = alpha*lam per step until it enters a 2-cycle (c, c - sign(b_0) s), |c| in (0, s); it is never
+sparse unless |b_0| is a multiple of s, and then it is absorbed at 0. The subject (family sgd)
+runs on ``lam * p.abs().sum()`` with dyadic inputs, so float64 must equal the Fraction
+recursion bit for bit.
+"""
+from fractions import Fraction
+
+import pytest
+import torch
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from harness.assertions import assert_bitwise_equal
+from harness.examples import scaled
+from harness.nonsmooth_runs import lasso, relu_regression, run_objective
+from harness.oracles_nonsmooth import first_zero, ndgm_cycle, ndgm_lasso
+from harness.report import figure
+from strategies.lasso import ODD, beta0s, lasso_cases
+
+
+def _run(subject, placement, case, ridge=Fraction(0), objective=None):
+    beta0 = placement.tensor(case.floats())
+    obj = objective or lasso(float(case.lam), float(ridge))
+    return run_objective(subject, beta0, obj, {"lr": float(case.alpha), "weight_decay": 0.0}, case.steps)
+
+
+def _exact(placement, traj):
+    return placement.tensor([[float(b) for b in row] for row in traj])
+
+
+@pytest.mark.theorem("T10", families={"sgd"})
+@given(case=lasso_cases())
+def test_ndgm_equals_the_exact_recursion(optimizer_subject, placement, case):
+    """[CUT] eq. (15): NDGM on lam*||b||_1 is b_{k+1} = b_k - alpha lam sign(b_k), sign(0) = 0;
+    with dyadic alpha, lam, b_0 the float64 trajectory equals the Fraction recursion bit for bit."""
+    run = _run(optimizer_subject, placement, case)
+    exact = ndgm_lasso(case.beta0, case.alpha, case.lam, case.steps)
+    assert_bitwise_equal(run.iterates, _exact(placement, exact), f"NDGM trajectory of {optimizer_subject}")
+    figure("steps checked bit for bit", case.steps, keep="max")
+
+
+@pytest.mark.theorem("T10", families={"sgd"})
+@given(case=lasso_cases(multiples=False))
+def test_never_sparse_and_two_cycle(optimizer_subject, placement, case):
+    """[CUT] Prop B.1 and Prop B.2 (eqs. (16)-(18)), Prop 4.1: a coordinate whose |b_0| is not a
+    multiple of s = alpha lam is never 0, and for k >= K = floor(|b_0|/s) it alternates between
+    c = sign(b_0)(|b_0| - K s) and c - sign(b_0) s with |c| in (0, s): a 2-cycle, no convergence."""
+    run = _run(optimizer_subject, placement, case)
+    it = run.iterates
+    assert bool((it != 0).all()), f"{optimizer_subject}: a coordinate became 0 (Prop B.1 says never)"
+    s = case.s
+    for i, b0 in enumerate(case.beta0):
+        K, c, c2 = ndgm_cycle(b0, s)
+        assert 0 < abs(c) < s
+        for k in range(K, case.steps + 1):
+            want = c if (k - K) % 2 == 0 else c2
+            assert it[k, i].item() == float(want), (
+                f"{optimizer_subject}: coordinate {i} at step {k} is {it[k, i].item()!r}, "
+                f"the 2-cycle of Prop B.2 gives {float(want)!r} (K={K}, c={c})")
+    assert bool((it[-1] != it[-2]).all())  # non-vacuity: still moving at the end
+    figure("cycle |c|/s (first coordinate)", float(abs(ndgm_cycle(case.beta0[0], s)[1]) / s))
+    event(f"d={len(case.beta0)}")
+
+
+@pytest.mark.theorem("T10", families={"sgd"})
+@given(case=lasso_cases(multiples=True))
+def test_zero_is_absorbing(optimizer_subject, placement, case):
+    """[CUT] Table 1 (vanilla NDGM), eq. (15): when |b_0| = K s the coordinate hits 0 exactly at
+    step K and stays exactly 0 forever (sign(0) = 0: no further step)."""
+    run = _run(optimizer_subject, placement, case)
+    for i, b0 in enumerate(case.beta0):
+        K = first_zero(b0, case.s)
+        assert K is not None
+        assert bool((run.iterates[:K, i] != 0).all())
+        tail = run.iterates[K:, i]
+        assert bool((tail == 0).all()), (f"{optimizer_subject}: coordinate {i} reached 0 at step {K} but "
+                                         f"then moved to {tail[tail != 0][0].item()!r} (Table 1: stays 0)")
+    event(f"absorbed coordinates: {len(case.beta0)}")
+
+
+@pytest.mark.theorem("T10", families={"sgd"})
+@given(case=lasso_cases(multiples=False), data=st.data())
+def test_lambda_paradox(optimizer_subject, placement, case, data):
+    """[CUT] eq. (8), Prop B.11 and the paradox after Prop 4.1: on the cycle the mean of the two l1
+    norms is exactly d alpha lam / 2 — it grows with lam; and there are lam_1 < lam_2 (same alpha,
+    b_0) with every point of the lam_2 cycle of larger l1 norm than every point of the lam_1 cycle."""
+    d = len(case.beta0)
+    norms = {}  # lam -> l1 norms along the cycle
+    for lam in (case.lam, case.lam * 2 ** data.draw(st.integers(1, 3), label="log2 lam2/lam1")):
+        c = type(case)(case.beta0, case.alpha, lam, case.steps)
+        run = _run(optimizer_subject, placement, c)
+        K = max(int(abs(b) // c.s) for b in case.beta0)
+        l1 = [sum(Fraction(v) for v in row.abs().tolist()) for row in run.iterates[K:]]
+        for a, b in zip(l1, l1[1:]):
+            assert (a + b) / 2 == d * c.s / 2, (f"{optimizer_subject}: mean cycle l1 norm {(a + b) / 2} "
+                                                f"!= d alpha lam / 2 = {d * c.s / 2} (lam={lam})")
+        norms[lam] = l1
+        figure("mean cycle l1 / (d s/2)", float((l1[-1] + l1[-2]) / (d * c.s)))
+    # the separated pair: lam_1 small enough that its cycle hugs 0, lam_2 with s_2 > 2 max|b_0|
+    m = max(abs(b) for b in case.beta0)
+    l1_0 = sum(abs(b) for b in case.beta0)
+    s1 = Fraction(1)
+    while d * s1 > l1_0 / 2:  # s_1: the largest power of two with d s_1 <= ||b_0||_1 / 2
+        s1 /= 2
+    lam1 = s1 / case.alpha  # lam_1's cycle points have l1 norm < d s_1 <= ||b_0||_1 / 2
+    lam2 = (4 * m + 1) / case.alpha  # s_2 > 4 m: cycle points b_0, b_0 - s_2 sign b_0 (l1 > ||b_0||_1)
+    lo, hi = type(case)(case.beta0, case.alpha, lam1, 0), type(case)(case.beta0, case.alpha, lam2, 0)
+    lo.steps = max(int(abs(b) // lo.s) for b in case.beta0) + 4
+    hi.steps = 4
+    runs = [_run(optimizer_subject, placement, c).iterates for c in (lo, hi)]
+    k_lo = lo.steps - 3
+    cyc_lo = runs[0][k_lo:].abs().sum(dim=1)
+    cyc_hi = runs[1][1:].abs().sum(dim=1)
+    assert float(cyc_hi.min()) > float(cyc_lo.max()), (
+        f"{optimizer_subject}: lam2={lam2} cycle l1 {cyc_hi.tolist()} not above lam1={lam1} cycle {cyc_lo.tolist()}")
+    figure("paradox: min l1 (lam2) / max l1 (lam1)", float(cyc_hi.min() / cyc_lo.max()), keep="min")
+    event("paradox pair exhibited")
+
+
+@pytest.mark.theorem("T10", families={"sgd"})
+@given(case=lasso_cases(multiples=False, extra_steps=st.integers(20, 60)),
+       ridge_exp=st.integers(1, 4), ridge_odd=ODD)
+def test_ridge_variant(optimizer_subject, placement, case, ridge_exp, ridge_odd):
+    """[CUT] eq. (3) with the ridge term: b_{k+1} = (1 - 2 alpha lam_2) b_k - alpha lam_1 sign b_k.
+    Compared with the Fraction recursion to 64 ulps of the largest coordinate (the map is a
+    contraction with factor q = 1 - 2 alpha lam_2 < 1 between sign changes, so per-step roundings
+    do not amplify), up to the first near-tie; the orbit approaches the 2-cycle +-s/(1+q), never 0."""
+    ridge = Fraction(ridge_odd, 2 ** ridge_exp) / case.alpha / 8  # 2 alpha lam_2 = odd/2^(e+2) < 1
+    q = 1 - 2 * case.alpha * ridge
+    assert 0 < q < 1
+    run = _run(optimizer_subject, placement, case, ridge=ridge)
+    exact = ndgm_lasso(case.beta0, case.alpha, case.lam, case.steps, ridge=ridge)
+    scale = max(abs(b) for b in case.beta0) + case.s
+    tol = 64 * float(scale) * 2.0 ** -52
+    compared = 0
+    for k, row in enumerate(exact):
+        if any(abs(b) <= 2 * tol for b in row):
+            event("ridge: near-tie reached, comparison stopped")
+            break
+        got = run.iterates[k].tolist()
+        for i, b in enumerate(row):
+            assert abs(got[i] - float(b)) <= tol, (f"{optimizer_subject}: ridge NDGM step {k} coordinate {i}: "
+                                                   f"{got[i]!r} vs exact {float(b)!r} (tol {tol:.3g})")
+        compared += 1
+    assert compared > 0
+    assert bool((run.iterates != 0).all()), "ridge NDGM hit 0 (non-sparse: a multiple is impossible here)"
+    figure("ridge: cycle amplitude s/(1+q) / s", float(1 / (1 + q)), keep="min")
+
+
+@st.composite
+def _dead_region_cases(draw):
+    """eq. (3) data with y <= 0 and X b_k < 0 along the whole NDGM orbit: column 0 of X is -1 and
+    b_0's first coordinate stays positive for the horizon; the other columns are small enough."""
+    case = draw(lasso_cases(multiples=False, max_d=4))
+    s = case.s
+    horizon = case.steps
+    b_first = s * (horizon + 1) + Fraction(draw(st.integers(1, 2 ** 20 - 1)), 2 ** 20) * s
+    beta0 = [b_first] + case.beta0
+    final_first = b_first - horizon * s  # > s > 0
+    n = draw(st.integers(1, 5))
+    d = len(beta0)
+    # |x_rj| <= w for j >= 1 with (d - 1) w < 2^-7 <= s < final_first (|b_j| < 1 along the orbit)
+    w = Fraction(1, 2 ** 10)
+    rows = [[Fraction(-1)] + [w * draw(st.integers(-3, 3)) / 4 for _ in range(d - 1)] for _ in range(n)]
+    y = [-Fraction(draw(st.integers(0, 64)), 16) for _ in range(n)]
+    return type(case)(beta0, case.alpha, case.lam, horizon), rows, y
+
+
+@pytest.mark.theorem("T10", families={"sgd"})
+@settings(max_examples=scaled(10))
+@given(data=_dead_region_cases())
+def test_dead_region_of_relu_regression_is_lasso(optimizer_subject, placement, activation, data):
+    """[CUT] eq. (3) (single-layer ReLU regression, y <= 0): on the dead region {X b < 0} the data
+    term is constant, so NDGM on eq. (3) is NDGM on the LASSO: bit for bit the Fraction recursion,
+    the orbit stays in the region (asserted), and the LASSO coordinates cycle as in Prop B.2."""
+    case, rows, y = data
+    X, Y = placement.tensor([[float(v) for v in r] for r in rows]), placement.tensor([float(v) for v in y])
+    run = _run(optimizer_subject, placement, case, objective=relu_regression(X, Y, float(case.lam), activation))
+    exact = ndgm_lasso(case.beta0, case.alpha, case.lam, case.steps)
+    for row in exact:  # the region is kept along the exact orbit (non-vacuity of "dead")
+        assert all(sum(x * b for x, b in zip(r, row)) < 0 for r in rows)
+    assert_bitwise_equal(run.iterates, _exact(placement, exact), f"eq. (3) NDGM trajectory of {optimizer_subject}")
+    event(f"rows={len(rows)}")

@@ -1,0 +1,164 @@
+"""T11 — the NDGM variants behave differently on the LASSO.
+
+[CUT] Prop B.3, B.6-B.10, Table 1: on lam*||b||_1, momentum jumps off 0, Adam's first moment obeys
+|m_k| <= lam (1 - beta1^k) and bounces off 0, with m following the run formula (34); RMSProp
+(no momentum) keeps a coordinate at 0 once it is there. A state "b_k = 0 with history" is made by
+setting the parameter to exactly 0 after step r (the optimizer keeps its buffers); the buffers the
+theorems talk about are recomputed exactly (Fraction) from the observed subgradient signs, never
+read from the subject — except ``exp_avg``, compared when a subject exposes it.
+"""
+from fractions import Fraction
+
+import pytest
+import torch
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from harness.examples import scaled
+from harness.nonsmooth_runs import lasso, run_objective
+from harness.oracles_nonsmooth import (adam_first_moments, adam_run_formula, momentum_buffers,
+                                       representable, sign)
+from harness.report import figure
+from strategies.lasso import floats_beta0
+from strategies.optimizers import hyperparameters
+
+lams = st.sampled_from([0.25, 0.5, 1.0, 2.0, 3.0])
+
+
+def _signs(iterates, i, upto):
+    return [sign(v) for v in iterates[:upto, i].tolist()]
+
+
+def _zeroed_run(subject, placement, beta0, lam, hp, r, extra, record_state=()):
+    everything = torch.ones(len(beta0), dtype=torch.bool, device=placement.device)
+    return run_objective(subject, placement.tensor(beta0), lasso(lam), hp, r + extra,
+                         zero_at={r: everything}, record_state=record_state)
+
+
+@pytest.mark.theorem("T11", families={"momentum", "nesterov"})
+@settings(max_examples=scaled(10))
+@given(data=st.data(), beta0=floats_beta0, lam=lams, r=st.integers(1, 15))
+def test_momentum_jumps_off_zero(optimizer_subject, placement, data, beta0, lam, r):
+    """[CUT] Prop B.3 (eqs. (20)-(21)), Table 1: if b_k = 0 and the momentum buffer is non-zero,
+    b_{k+1} = -alpha (mu buf_k) != 0 — the heavy-ball sequence jumps away from 0 (sign opposite
+    to the buffer)."""
+    hp = data.draw(hyperparameters(optimizer_subject.family))
+    run = _zeroed_run(optimizer_subject, placement, beta0, lam, hp, r, 1)
+    mu, damp = Fraction(hp["momentum"]), Fraction(hp["dampening"])
+    checked = 0
+    for i in range(len(beta0)):
+        bufs = momentum_buffers(_signs(run.iterates, i, r), Fraction(lam), mu, damp)
+        nxt = mu * bufs[-1]  # the gradient at 0 is 0
+        if abs(nxt) <= Fraction(lam) * Fraction(1, 10 ** 9):  # buffer at rounding level: no claim
+            continue
+        got = run.iterates[r + 1, i].item()
+        assert run.iterates[r, i].item() == 0.0
+        assert got != 0.0 and sign(got) == -sign(nxt), (
+            f"{optimizer_subject}: coordinate {i} at 0 with buffer {float(nxt):.3g} moved to {got!r} "
+            f"(Prop B.3: jumps off 0 against the buffer)")
+        checked += 1
+    assert checked > 0 or event("all buffers cancelled") is None
+    figure("jump |b_{k+1}| / (alpha lam)", float(run.iterates[r + 1].abs().max()) / (hp["lr"] * lam), keep="max")
+
+
+def _adam_hp(data, dyadic=False):
+    beta1 = data.draw(st.sampled_from([0.5, 0.75, 0.875] if dyadic else [0.5, 0.75, 0.9, 0.99]), label="beta1")
+    beta2 = data.draw(st.sampled_from([0.9, 0.99, 0.999]), label="beta2")
+    lr = data.draw(st.sampled_from([2.0 ** -3, 2.0 ** -4, 0.05]), label="lr")
+    eps = data.draw(st.sampled_from([0.0, 1e-8, 1e-3]), label="eps")
+    return dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=0.0)
+
+
+@pytest.mark.theorem("T11", families={"adam"})
+@settings(max_examples=scaled(10))
+@given(data=st.data(), beta0=floats_beta0, lam=lams, steps=st.integers(2, 60))
+def test_adam_first_moment_bound(optimizer_subject, placement, data, beta0, lam, steps):
+    """[CUT] Prop B.6: |m_k| <= lam (1 - beta1^k) <= lam. Consequence checked on every subject:
+    with v_k = lam^2 (1 - beta2^k) (no zero subgradient), the step |b_{k+1} - b_k| = alpha |m_k|/(1 -
+    beta1^k) / (sqrt(v_k/(1-beta2^k)) + eps) <= alpha (relative slack 1e-12 for rounding); and on
+    ``exp_avg`` when the subject exposes it (slack: k ulps of lam)."""
+    hp = _adam_hp(data)
+    run = run_objective(optimizer_subject, placement.tensor(beta0), lasso(lam), hp, steps, record_state=("exp_avg",))
+    alpha, beta1 = hp["lr"], hp["betas"][0]
+    steps_taken = (run.iterates[1:] - run.iterates[:-1]).abs()
+    assert bool((run.iterates[:-1] != 0).all())  # hypothesis of the v_k formula: no zero subgradient
+    worst = float(steps_taken.max()) / alpha
+    assert worst <= 1 + 1e-12, f"{optimizer_subject}: a step of {worst:.6g} alpha (Prop B.6 bounds it by alpha)"
+    figure("max |step| / alpha", worst, keep="max")
+    for k, st_k in enumerate(run.states, start=1):
+        if "exp_avg" in st_k:
+            bound = lam * (1 - beta1 ** k)
+            m = float(st_k["exp_avg"].abs().max())
+            assert m <= bound + 4 * k * 2.0 ** -52 * lam, f"{optimizer_subject}: |m_{k}| = {m!r} > lam(1-beta1^k) = {bound!r}"
+            event("exp_avg checked")
+
+
+@pytest.mark.theorem("T11", families={"adam"})
+@settings(max_examples=scaled(10))
+@given(data=st.data(), beta0=floats_beta0, lam=lams, r=st.integers(1, 15))
+def test_adam_bounces_off_zero(optimizer_subject, placement, data, beta0, lam, r):
+    """[CUT] Prop B.9, Table 1: if b_k = 0 while m_k != 0, b_{k+1} != 0 (against the sign of
+    m_{k+1} = beta1 m_k): Adam bounces off 0."""
+    hp = _adam_hp(data)
+    run = _zeroed_run(optimizer_subject, placement, beta0, lam, hp, r, 1)
+    beta1 = Fraction(hp["betas"][0])
+    for i in range(len(beta0)):
+        m = adam_first_moments(_signs(run.iterates, i, r), Fraction(lam), beta1)
+        nxt = beta1 * m[-1]
+        if abs(nxt) <= Fraction(lam) * Fraction(1, 10 ** 9):
+            continue
+        got = run.iterates[r + 1, i].item()
+        assert got != 0.0 and sign(got) == -sign(nxt), (
+            f"{optimizer_subject}: coordinate {i} at 0 with m = {float(nxt):.3g} moved to {got!r} (Prop B.9)")
+    figure("bounce |b_{k+1}| / alpha", float(run.iterates[r + 1].abs().max()) / hp["lr"], keep="max")
+
+
+@pytest.mark.theorem("T11", families={"adam"})
+@settings(max_examples=scaled(10))
+@given(data=st.data(), beta0=floats_beta0, lam=st.sampled_from([0.5, 1.0, 2.0]), steps=st.integers(5, 30))
+def test_adam_run_formula(optimizer_subject, placement, data, beta0, lam, steps):
+    """[CUT] Prop B.10, eq. (34): during a run of constant sign s of length r from k0,
+    m_{k0+r} = beta1^r m_{k0} + (1 - beta1^r) lam s — exact in Fraction with dyadic beta1, and
+    bit for bit against the subject's ``exp_avg`` where that value is a float64 (else 4k ulps)."""
+    hp = _adam_hp(data, dyadic=True)
+    run = run_objective(optimizer_subject, placement.tensor(beta0), lasso(lam), hp, steps, record_state=("exp_avg",))
+    beta1, L = Fraction(hp["betas"][0]), Fraction(lam)
+    runs_checked = 0
+    for i in range(len(beta0)):
+        sg = _signs(run.iterates, i, steps)
+        m = [Fraction(0)] + adam_first_moments(sg, L, beta1)  # m_0 .. m_steps
+        k0 = 0
+        while k0 < steps:
+            r = 1
+            while k0 + r < steps and sg[k0 + r] == sg[k0]:
+                r += 1
+            assert m[k0 + r] == adam_run_formula(m[k0], r, L, beta1, sg[k0])
+            runs_checked += 1
+            k0 += r
+        for k in range(1, steps + 1):
+            st_k = run.states[k - 1]
+            if "exp_avg" not in st_k:
+                continue
+            got = st_k["exp_avg"].flatten()[i].item()
+            if representable(m[k]):
+                assert got == float(m[k]), f"{optimizer_subject}: exp_avg[{i}] at step {k} is {got!r}, eq. (34) gives {m[k]}"
+            else:
+                assert abs(got - float(m[k])) <= 4 * k * 2.0 ** -52 * lam
+    assert runs_checked > 0
+    figure("sign runs checked", runs_checked, keep="max")
+
+
+@pytest.mark.theorem("T11", families={"rmsprop"})
+@settings(max_examples=scaled(10))
+@given(data=st.data(), beta0=floats_beta0, lam=lams, r=st.integers(1, 15), extra=st.integers(1, 20))
+def test_rmsprop_stays_at_zero(optimizer_subject, placement, data, beta0, lam, r, extra):
+    """[CUT] Table 1 (RMSProp, eqs. (22)-(23), no momentum): a coordinate that is 0 gets a zero
+    subgradient, hence a zero update g/(sqrt(v)+eps): it stays exactly 0 forever."""
+    hp = data.draw(hyperparameters("rmsprop"))
+    hp["momentum"] = 0.0
+    run = _zeroed_run(optimizer_subject, placement, beta0, lam, hp, r, extra)
+    assert bool((run.iterates[:r] != 0).any())  # non-vacuity: it was away from 0 before
+    tail = run.iterates[r:]
+    assert bool((tail == 0).all()), (f"{optimizer_subject}: a coordinate set to 0 after step {r} moved to "
+                                     f"{tail[tail != 0][0].item()!r} (Table 1: RMSProp stays at 0)")
+    figure("steps held at 0", extra, keep="max")

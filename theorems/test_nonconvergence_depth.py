@@ -1,0 +1,199 @@
+"""T6 — depth makes non-convergence almost certain.
+
+[OR] Thm 1.2, 1.3; [GMD]; [LSSK20]: with L hidden layers at bounded width, the event E = {some
+hidden layer is entirely inactive on D at initialization} has probability
+≥ 1 − ∏_{k=2..L} (1 − 2^{−ℓ_k(ℓ_{k−1}+1)}) → 1 (THEOREMS.md T6, reconstructed bound); on E the
+realization is constant on D forever and the risk stays ≥ c* = Var(Y).
+"""
+import pytest
+import torch
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from harness.assertions import assert_bitwise_equal
+from harness.examples import scaled
+from harness.networks import Network, dead_layers_on_box
+from harness.oracles import dead_layer_lower_bound, sign_event_probability
+from harness.report import figure
+from harness.stats import ALPHA, assert_at_least, assert_binomial_consistent, clopper_pearson
+from harness.subjects import FAMILIES, out_of_scope_reason
+from harness.training import train
+from strategies.networks import boxes
+from strategies.optimizers import hyperparameters
+
+N_NETWORKS = 1 << 15  # per example; exact tests at ALPHA = 1e-6 (false alarm per assertion)
+inits = st.sampled_from(["torch", "normal"])  # both symmetric and continuous: the bound applies
+
+
+def sign_events(net: Network) -> torch.Tensor:
+    """(B, L-1) bool: layer k >= 2 has W_k <= 0 entrywise and B_k < 0 ([OR] Thm 1.2 mechanism)."""
+    flags = [(w <= 0).flatten(1).all(dim=1) & (b < 0).all(dim=1)
+             for w, b in zip(net.weights[1:-1], net.biases[1:-1])]
+    return torch.stack(flags, dim=-1)
+
+
+def check_sign_event_frequencies(net: Network, sign_probability=sign_event_probability, alpha=ALPHA):
+    """Per pair of widths (l_k, l_{k-1}), the count of sign events over networks x layers is
+    Bin(count, 2^{-l_k(l_{k-1}+1)}) (independent layers): exact two-sided test per pair."""
+    flags = sign_events(net)
+    widths = net.widths  # (d, l_1, ..., l_L, 1)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for j in range(flags.shape[1]):  # column j is hidden layer k = j + 2
+        groups.setdefault((widths[j + 2], widths[j + 1]), []).append(j)
+    for (width, fan_in), cols in groups.items():
+        q = float(sign_probability(width, fan_in))
+        hits = int(flags[:, cols].sum())
+        assert_binomial_consistent(hits, flags.shape[0] * len(cols), q, alpha,
+                                   what=f"sign events of layers with widths ({width}, {fan_in})")
+    return flags
+
+
+@pytest.mark.theorem("T6")
+@settings(max_examples=scaled(8))
+@given(data=st.data(), init=inits, seed=st.integers(0, 2**32 - 1))
+def test_layer_sign_event_frequency(placement, data, init, seed):
+    """[OR] Thm 1.2 (proof mechanism): for symmetric continuous initializations a hidden layer k ≥ 2
+    has W_k ≤ 0 entrywise and B_k < 0 with probability exactly 2^{−ℓ_k(ℓ_{k−1}+1)} (exact binomial
+    test, false alarm ≤ 1e-6, 2^15 networks)."""
+    hidden = data.draw(st.lists(st.integers(1, 3), min_size=2, max_size=8))
+    net = Network.random([1] + hidden + [1], N_NETWORKS, generator=placement.generator(seed),
+                         dtype=placement.dtype, device=placement.device, init=init)
+    flags = check_sign_event_frequencies(net)
+    assert bool(flags.any()), "non-vacuity: no sign event in the sample"
+    event(f"depth {len(hidden)}")
+
+
+@pytest.mark.theorem("T6")
+@settings(max_examples=scaled(8))
+@given(data=st.data(), init=inits, seed=st.integers(0, 2**32 - 1))
+def test_dead_layer_probability_above_bound_and_growing_with_depth(placement, data, init, seed):
+    """[OR] Thm 1.2, 1.3; [GMD]: P(E_L) ≥ 1 − ∏_{k=2..L}(1 − 2^{−ℓ_k(ℓ_{k−1}+1)}), with E_L certified by
+    sound interval bounds; E_L grows with L (nested) and so does the bound (one-sided exact test per
+    depth at false alarm 1e-6, 2^15 networks)."""
+    box = data.draw(boxes(where=placement))
+    hidden = data.draw(st.lists(st.integers(1, 3), min_size=2, max_size=10))
+    net = Network.random([box.dim] + hidden + [1], N_NETWORKS, generator=placement.generator(seed),
+                         dtype=placement.dtype, device=placement.device, init=init)
+    dead_by_depth = dead_layers_on_box(net, box.lo, box.hi).cummax(dim=1).values  # E_L for L = 1..
+    counts = dead_by_depth.sum(dim=0).tolist()
+    previous_bound = 0.0
+    for depth in range(2, len(hidden) + 1):
+        bound = float(dead_layer_lower_bound(hidden[:depth]))
+        assert bound > previous_bound, "the bound must increase with depth"
+        assert_at_least(int(counts[depth - 1]), N_NETWORKS, bound, ALPHA,
+                        what=f"certified dead-layer events at depth {depth}, widths {hidden[:depth]}")
+        previous_bound = bound
+    assert counts == sorted(counts), f"E_L not nested in L: {counts}"
+    assert counts[-1] > counts[0], "non-vacuity: depth added no dead layer"
+    event(f"P(E) at depth {len(hidden)} ~ {round(counts[-1] / N_NETWORKS, 1)}")
+
+
+@pytest.mark.theorem("T6")
+@pytest.mark.parametrize("init", ["torch", "normal"])
+def test_width_two_depth_for_almost_certain_death(placement, init):
+    """[OR] Thm 1.3: at width 2 the probability of a dead layer → 1 with depth. Finds the smallest
+    depth at which the exact 1 − 1e-6 Clopper–Pearson lower bound of P(E) passes 0.99 (on D = [−1, 1],
+    20000 networks) and checks it against the depth at which the theorem's bound reaches 0.99."""
+    n, max_depth = 20000, 96
+    net = Network.random([1] + [2] * max_depth + [1], n, generator=placement.generator(2024),
+                         dtype=placement.dtype, device=placement.device, init=init)
+    box = placement.tensor([-1.0]), placement.tensor([1.0])
+    counts = dead_layers_on_box(net, *box).cummax(dim=1).values.sum(dim=0).tolist()
+    found = next((L for L in range(1, max_depth + 1)
+                  if clopper_pearson(int(counts[L - 1]), n, 1 - ALPHA)[0] >= 0.99), None)
+    bound_depth = next(L for L in range(2, 10**4) if dead_layer_lower_bound([2] * L) >= 0.99)
+    assert found is not None, f"P(E) not certified >= 0.99 by depth {max_depth}: {counts[-1]}/{n}"
+    assert found <= bound_depth, f"measured depth {found} beyond the theorem's {bound_depth}"
+    figure(f"width-2 depth with P(dead layer) >= 0.99 ({init} init, measured)", found)
+    figure("width-2 depth where the bound reaches 0.99", bound_depth)
+
+
+BORN_DEAD_WIDTHS = (1, 2, 3, 4)
+BORN_DEAD_DEPTHS = (2, 5, 10, 20)
+# Identical inputs to a batched matmul may come out different in the last bit (rows of one
+# product take different kernel paths: measured 4.4e-16 on torch 2.13 CPU), so "constant on the
+# grid" allows a relative spread of 1e-12 -- far below any genuine variation of a live network.
+CONSTANT_RTOL = 1e-12
+
+
+def constant_on(values: torch.Tensor) -> torch.Tensor:
+    """(B, N, l) -> (B,) bool: every coordinate constant over the N points, up to CONSTANT_RTOL."""
+    spread = values.amax(dim=1) - values.amin(dim=1)
+    scale = values.abs().amax(dim=1)
+    return (spread <= CONSTANT_RTOL * (1 + scale)).all(dim=-1)
+
+
+@pytest.mark.theorem("T6")
+def test_born_dead_probability_table(placement):
+    """[LSSK20] (born-dead networks), [OR] Thm 1.3: N(0,1) weights and biases, 1-D input on
+    [−1, 1]. Per (width, depth): the frequency of networks whose last hidden layer is constant on a
+    33-point grid of D ("born dead"), with exact 99.9% Clopper–Pearson intervals, recorded as
+    figures. Checked: certified dead (interval bounds) ⇒ constant (every network), frequencies
+    nested in depth, and the certified frequency ≥ the sign-event bound (exact one-sided tests)."""
+    n = 2048
+    grid = torch.linspace(-1, 1, 33, dtype=placement.dtype, device=placement.device).unsqueeze(-1)
+    box = placement.tensor([-1.0]), placement.tensor([1.0])
+    for width in BORN_DEAD_WIDTHS:
+        depth = max(BORN_DEAD_DEPTHS)
+        net = Network.random([1] + [width] * depth + [1], n, generator=placement.generator(width),
+                             dtype=placement.dtype, device=placement.device, init="normal")
+        certified = dead_layers_on_box(net, *box).cummax(dim=1).values  # (n, depth)
+        constant = torch.stack([constant_on(torch.relu(z)) for z in net.preactivations(grid)], -1)
+        violations = certified & ~constant
+        assert not bool(violations.any()), f"certified dead but not constant on the grid (width {width})"
+        for depth in BORN_DEAD_DEPTHS:
+            k = int(constant[:, depth - 1].sum())
+            lo, hi = clopper_pearson(k, n, 0.999)
+            figure(f"born dead w={width} L={depth}", f"{k / n:.3f} [{lo:.3f}, {hi:.3f}]")
+            assert_at_least(int(certified[:, depth - 1].sum()), n,
+                            float(dead_layer_lower_bound([width] * depth)), ALPHA,
+                            what=f"certified born-dead (w={width}, L={depth})")
+        nested = constant.cummax(dim=1).values
+        assert bool((nested == constant).all()), "a layer constant on D must keep deeper layers constant"
+
+
+NOT_MUON = set(FAMILIES) - {"muon"}
+
+
+@pytest.mark.theorem("T6", families=NOT_MUON)
+@settings(max_examples=scaled(1))
+@given(data=st.data(), seed=st.integers(0, 2**32 - 1))
+def test_training_on_dead_event_stays_constant(optimizer_subject, placement, data, seed):
+    """[OR] Thm 1.2, 1.3 (with [GM] Lemmas 4.8–4.9): on E the parameters of layers ≤ k (k the deepest
+    dead layer) stay bit for bit, the realization stays constant on the data, and the risk stays
+    ≥ c* = sample variance of Y, up to rounding (relative 1e-12: the loss and the variance are
+    each a sum of 16 squares in float64)."""
+    hp = data.draw(hyperparameters(optimizer_subject.family))
+    hp["lr"] = min(hp["lr"], 0.05)  # keeps full-batch training stable for every family
+    depth, width, n = 6, 2, 256
+    net = Network.random([1] + [width] * depth + [1], n, generator=placement.generator(seed),
+                         dtype=placement.dtype, device=placement.device)
+    box = placement.tensor([-1.0]), placement.tensor([1.0])
+    dead = dead_layers_on_box(net, *box)
+    on_e = dead.any(dim=1)
+    assert int(on_e.sum()) >= 8, "non-vacuity: too few networks on E"
+    net = Network([w[on_e] for w in net.weights], [b[on_e] for b in net.biases]).trainable()
+    deepest = depth - dead[on_e].flip(1).float().argmax(dim=1)  # (m,) 1-based index of deepest dead layer
+    x = torch.linspace(-1, 1, 16, dtype=placement.dtype, device=placement.device).unsqueeze(-1)
+    y = torch.sin(3 * x)
+    before = net.clone()
+    trajectory = train(net, x, y, optimizer_subject, hp, 40)
+    reason = out_of_scope_reason(trajectory.optimizer)
+    if reason:
+        pytest.skip(f"out of scope for T6: {reason}")
+    for k in range(1, depth + 1):
+        frozen = deepest >= k
+        for new, old in zip(net.layer(k), before.layer(k)):
+            assert_bitwise_equal(new.detach()[frozen], old[frozen], what=f"layer {k} on E ({optimizer_subject.label})")
+    hidden_on_data = [torch.relu(z.detach()) for z in net.preactivations(x)]
+    for k in range(1, depth + 1):  # the mechanism, exact: the deepest dead layer outputs 0.0
+        at_k = hidden_on_data[k - 1][deepest == k]
+        assert not bool((at_k != 0).any()), f"dead layer {k} emits a non-zero value after training"
+    out = net.realization(x).detach()
+    assert bool(constant_on(out).all()), "realization on E is not constant on the data"
+    risk = ((out - y) ** 2).mean(dim=(-2, -1))
+    variance = ((y - y.mean()) ** 2).mean()
+    assert bool((risk >= variance * (1 - 1e-12)).all()), f"risk {risk.min().item()} < c* {variance.item()}"
+    moved = (net.weights[-1].detach() != before.weights[-1]).any() | (net.biases[-1].detach() != before.biases[-1]).any()
+    assert bool(moved), "non-vacuity: the output layer never moved"
+    figure("networks on E trained", int(on_e.sum()), keep="min")
