@@ -34,7 +34,10 @@ class Placement:
 def resolve_device(name: str | None) -> torch.device:
     """``None``/"cpu" -> cpu; "cuda" (or "cuda:N") only when CUDA is present."""
     name = name or "cpu"
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"--device {name}: only cpu and cuda are supported") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {name}: CUDA is not available on this machine")
     if device.type not in ("cpu", "cuda"):

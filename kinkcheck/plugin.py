@@ -10,11 +10,11 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Verbosity, settings
+from hypothesis import HealthCheck, Phase, Verbosity, settings
 
 from harness import report as kreport
 from harness.device import placement as make_placement
-from harness.subjects import (SpecError, builtin_subjects, parse_activation_spec,
+from harness.subjects import (OptimizerSubject, SpecError, builtin_subjects, parse_activation_spec,
                               parse_optimizer_specs, valid_families)
 
 # ----------------------------------------------------------------------------- Hypothesis
@@ -23,6 +23,9 @@ settings.register_profile("dev", max_examples=20, **_COMMON)
 settings.register_profile("ci", max_examples=20, derandomize=True, print_blob=True, **_COMMON)
 settings.register_profile("thorough", max_examples=200, **_COMMON)
 settings.register_profile("debug", parent=settings.get_profile("dev"), verbosity=Verbosity.verbose)
+# the project's own mutation self-tests only need *a* failure, not a minimal one: no shrinking
+settings.register_profile("selftest", parent=settings.get_profile("ci"), max_examples=10,
+                          phases=[Phase.explicit, Phase.reuse, Phase.generate])
 settings.load_profile("dev")  # Hypothesis's own --hypothesis-profile, applied later, wins
 
 _STATE = pytest.StashKey[dict]()
@@ -121,10 +124,13 @@ def activation(request):
 
 
 # ----------------------------------------------------------------------------- expectations
-def _subject_of(item) -> str:
+def _subject_of(item) -> str | None:
+    """The table row of a test: its optimizer subject, the activation, or the suite; None for a
+    test whose theorem applies to no subject of this run (it is deselected)."""
     callspec = getattr(item, "callspec", None)
     if callspec is not None and "optimizer_subject" in callspec.params:
-        return callspec.params["optimizer_subject"].label
+        subject = callspec.params["optimizer_subject"]
+        return subject.label if isinstance(subject, OptimizerSubject) else None
     if "activation" in getattr(item, "fixturenames", ()):
         return f"activation {_state(item.config)['activation'].name}"
     return kreport.SUITE_ROW
@@ -132,11 +138,14 @@ def _subject_of(item) -> str:
 
 def pytest_collection_modifyitems(session, config, items):
     expectations = _state(config)["expectations"]
+    not_applicable = [i for i in items if _theorem_marker(i) is not None and _subject_of(i) is None]
+    if not_applicable:  # no subject of a family the theorem covers: n/a in the table
+        config.hook.pytest_deselected(items=not_applicable)
+        items[:] = [i for i in items if i not in not_applicable]
     for item in items:
         marker = _theorem_marker(item)
         if marker is None:
             continue
-        item.stash[_RECORD] = None
         key = (marker.args[0], _subject_of(item))
         for pattern in (key, (key[0], "*")):
             if pattern in expectations:

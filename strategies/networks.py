@@ -149,3 +149,40 @@ def networks_with_dead_layer(draw, where: Placement, activation: Activation = RE
     x = data_in_box(gen, box, draw(st.integers(2, 12)), where)
     note(f"widths={widths} batch={batch} dead layer={dead}")
     return DeadLayerCase(net, box, x, non_constant_targets(gen, x.shape[0], where), dead)
+
+
+@dataclass
+class KinkedCase:
+    """B networks and data where some hidden pre-activations are *exactly* 0 (dyadic arithmetic)."""
+
+    net: Network
+    x: torch.Tensor
+    y: torch.Tensor
+    kinks: int  # (network, data point, neuron) triples with pre-activation exactly 0
+
+
+@st.composite
+def networks_with_exact_kinks(draw, where: Placement, depth=st.integers(1, 3), width=st.integers(1, 5)) -> KinkedCase:
+    """Networks whose *first* hidden layer has pre-activations exactly 0 on the data: dyadic layer-1
+    weights (grid 1/8 in [-2, 2]) and dyadic data, and for about half of the layer-1 neurons (at
+    least one per network) a bias that puts one chosen data point exactly on the kink. Deeper
+    layers have continuous random parameters, so their pre-activations are almost surely nonzero.
+    """
+    box = draw(boxes(where=where))
+    hidden = [draw(width) for _ in range(draw(depth))]
+    widths = [box.dim] + hidden + [1]
+    batch = draw(st.integers(1, 6))
+    gen = seeded_generator(draw(seeds), where.device)
+    x = data_in_box(gen, box, draw(st.integers(2, 10)), where)
+    net = Network.random(widths, batch, generator=gen, dtype=where.dtype, device=where.device, init="torch")
+    w1 = dyadic(gen, (batch, widths[1], box.dim), 3, 4, where)
+    z = torch.matmul(x, w1.transpose(-1, -2))  # (B, N, l_1), exact
+    pick = torch.randint(0, x.shape[0], (batch, widths[1]), generator=gen, device=where.device)
+    at_kink = -torch.gather(z, 1, pick.unsqueeze(1)).squeeze(1)
+    chosen = torch.rand(batch, widths[1], generator=gen, device=where.device) < 0.5
+    chosen[:, 0] = True
+    net.weights[0] = w1
+    net.biases[0] = torch.where(chosen, at_kink, dyadic(gen, (batch, widths[1]), 3, 4, where))
+    kinks = int((net.preactivations(x)[0] == 0).sum())
+    note(f"widths={widths} batch={batch} kinks={kinks}")
+    return KinkedCase(net, x, non_constant_targets(gen, x.shape[0], where), kinks)

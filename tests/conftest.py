@@ -23,7 +23,8 @@ class SuiteRun:
         """Theorem ids whose cell in the conformance table reads FAIL."""
         lines = self.text.splitlines()
         try:
-            start = next(i for i, l in enumerate(lines) if l.startswith("subject "))
+            section = next(i for i, l in enumerate(lines) if "kinkcheck conformance" in l)
+            start = next(i for i in range(section, len(lines)) if re.match(r"subject\s{2,}T", lines[i]))
         except StopIteration:
             return set()
         header = lines[start].split()[1:]
@@ -38,15 +39,18 @@ class SuiteRun:
 
 @pytest.fixture
 def run_suite(pytester, monkeypatch):
-    """run_suite("test_frozen_coordinates.py", "--optimizer", "sgd=tests.broken.x:Y", ...)"""
+    """run_suite("--optimizer", "sgd=tests.broken.x:Y", modules=("test_frozen_coordinates.py",)).
+
+    The ``selftest`` profile is the ``ci`` profile with 10 examples and no shrinking: a mutation
+    self-test needs the failure, not the minimal counterexample."""
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.delenv("KINKCHECK_OPTIMIZERS", raising=False)
     monkeypatch.delenv("KINKCHECK_ACTIVATION", raising=False)
 
-    def run(*args: str, modules: tuple[str, ...] = ()) -> SuiteRun:
+    def run(*args: str, modules: tuple[str, ...] = (), profile: str = "selftest") -> SuiteRun:
         paths = [str(ROOT / "theorems" / m) for m in modules]
         result = pytester.runpytest_subprocess(
-            *paths, *args, "-p", "no:cacheprovider", "--hypothesis-profile", "ci",
+            *paths, *args, "-p", "no:cacheprovider", "--hypothesis-profile", profile,
             "-W", "ignore::DeprecationWarning", f"--rootdir={ROOT}", "-q")
         return SuiteRun(result)
 

@@ -78,12 +78,16 @@ def test_least_squares_output_layer_risk_at_most_variance(placement, hidden, d, 
     figure("max risk / c* at least-squares output layers", float((risk / variance).max()), keep="max")
 
 
-def dyadic_cases():
-    small = st.integers(-8, 8).map(lambda k: Fraction(k, 4))
-    return st.integers(2, 8).flatmap(lambda n: st.tuples(
-        st.lists(st.lists(small.map(lambda v: max(v, Fraction(0))), min_size=1, max_size=3).map(tuple),
-                 min_size=n, max_size=n).filter(lambda rows: len({len(r) for r in rows}) == 1),
-        st.lists(small, min_size=n, max_size=n).filter(lambda ys: len(set(ys)) > 1)))
+@st.composite
+def dyadic_cases(draw):
+    """(features (n x l, entries >= 0 on the grid 1/4), targets (n, non-constant, grid 1/4))."""
+    n, width = draw(st.integers(2, 8)), draw(st.integers(1, 3))
+    quarter = st.integers(-8, 8).map(lambda k: Fraction(k, 4))
+    features = [tuple(max(draw(quarter), Fraction(0)) for _ in range(width)) for _ in range(n)]
+    y = [draw(quarter) for _ in range(n)]
+    if len(set(y)) == 1:
+        y[0] += 1  # never constant
+    return features, y
 
 
 @pytest.mark.theorem("T8")

@@ -96,6 +96,19 @@ def test_inactive_neuron_never_moves(optimizer_subject, activation, placement, d
     event(f"steps: {'1' if steps == 1 else '2-9' if steps < 10 else '10+'}; minibatch: {minibatch}")
 
 
+def assert_constant_on_data(net, case, activation, when):
+    """The dead layer emits exactly 0 on every data point (bit for bit), so the realization is
+    constant on D. The layers above see identical rows; a batched matmul may still round rows
+    differently in the last bit (kernel tails), so constancy of the output allows 64 ulp."""
+    pre, out = net.forward(case.x, activation)
+    dead_out = activation(pre[case.dead_layer - 1]).detach()
+    assert_all_exactly_zero(dead_out, f"output of the dead layer {case.dead_layer} on D {when}")
+    out = out.detach()
+    spread = (out - out[:, :1]).abs().max()
+    assert spread <= 64 * torch.finfo(out.dtype).eps * (1 + out.abs().max()), f"realization not constant on D {when}: spread {spread.item()}"
+    return out
+
+
 @pytest.mark.theorem("T2", families=TRAINABLE_NETWORKS)
 @settings(max_examples=scaled(6))
 @given(data=st.data(), steps=st.integers(1, 20))
@@ -108,15 +121,13 @@ def test_dead_layer_freezes_everything_below_it(optimizer_subject, activation, p
     hp = data.draw(hyperparameters(optimizer_subject.family, max_lr=TRAINING_LR))
     net = case.net.trainable()
     frozen = [p.detach().clone() for p in net.parameters()[: 2 * case.dead_layer]]
-    out0 = net.realization(case.x, activation).detach()
-    assert_bitwise_equal(out0, out0[:, :1].expand_as(out0), "realization on D (must be constant)")
+    assert_constant_on_data(net, case, activation, "before training")
     traj = train(net, case.x, case.y, optimizer_subject, hp, steps, activation=activation)
     if reason := out_of_scope_reason(traj.optimizer):
         pytest.skip(f"out of scope for T2: {reason}")
     for i, (p, p0) in enumerate(zip(net.parameters(), frozen)):
         assert_bitwise_equal(p.detach(), p0, f"parameter {i} (layer {i // 2 + 1} <= dead layer {case.dead_layer})")
-    out = net.realization(case.x, activation).detach()
-    assert_bitwise_equal(out, out[:, :1].expand_as(out), "realization on D after training (must be constant)")
+    out = assert_constant_on_data(net, case, activation, "after training")
     c_star = case.y.var(unbiased=False)
     risk = ((out - case.y) ** 2).mean(dim=(-2, -1))
     # rounding: both sides are float64 means of <= 64 squares (relative error <= 64 * 2^-53 ~ 7e-15);

@@ -1,0 +1,98 @@
+"""Mutation self-tests for T5–T9: each broken component or subject must be rejected."""
+from fractions import Fraction
+
+import pytest
+import torch
+
+from harness.device import placement as make_placement
+from harness.networks import Network
+from harness.oracles import standard_normal, torch_default
+from strategies.initializations import InitCase
+from tests.broken import nonconvergence as broken
+from theorems.test_critical_point_risk import check_float_risk
+from theorems.test_local_minima_embedding import check_embedding
+from theorems.test_nonconvergence_depth import check_sign_event_frequencies
+from theorems.test_nonconvergence_width import check_inactivity_frequencies
+
+PLACEMENT = make_placement()
+F = Fraction
+
+
+def _case(law, lo, hi):
+    return InitCase(law, tuple(F(a) for a in lo), tuple(F(b) for b in hi))
+
+
+CASES = [_case(torch_default(1), [-1], [1]), _case(torch_default(2), [0, -1], [1, 1]),
+         _case(standard_normal(), [0], [1])]
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_correct_components_pass(case):
+    check_inactivity_frequencies(case, 4, PLACEMENT, seed=7)
+
+
+@pytest.mark.parametrize("sampler", [broken.sampler_unsigned_bias, broken.sampler_fan_in_scale])
+def test_t5_rejects_wrong_sampler(sampler):
+    with pytest.raises(AssertionError, match="inconsistent"):
+        check_inactivity_frequencies(_case(torch_default(2), [0, -1], [1, 1]), 4, PLACEMENT, seed=7, sampler=sampler)
+
+
+@pytest.mark.parametrize("case", CASES[:2], ids=str)
+def test_t5_rejects_inactivity_test_off_by_the_boundary(case):
+    with pytest.raises(AssertionError, match="inconsistent"):
+        check_inactivity_frequencies(case, 4, PLACEMENT, seed=7, inactive=broken.inactive_at_lower_corner)
+
+
+def test_t5_rejects_wrong_exponent():
+    with pytest.raises(AssertionError, match="networks with an inactive neuron"):
+        check_inactivity_frequencies(CASES[0], 4, PLACEMENT, seed=7, any_inactive=broken.any_inactive_wrong_exponent)
+
+
+def _deep(widths, seed=3):
+    return Network.random(widths, 1 << 15, generator=PLACEMENT.generator(seed), dtype=PLACEMENT.dtype)
+
+
+def test_t6_sign_event_formula_passes_and_wrong_exponent_rejected():
+    net = _deep([1, 2, 2, 1, 2, 1])
+    check_sign_event_frequencies(net)
+    with pytest.raises(AssertionError, match="inconsistent"):
+        check_sign_event_frequencies(net, sign_probability=broken.sign_probability_wrong_exponent)
+
+
+def _shallow_case(seed=5):
+    gen = PLACEMENT.generator(seed)
+    net = Network.random([2, 3, 1], 16, generator=gen, dtype=PLACEMENT.dtype)
+    x = torch.rand(12, 2, generator=gen, dtype=PLACEMENT.dtype) * 4 - 2
+    y = torch.randn(12, 1, generator=gen, dtype=PLACEMENT.dtype)
+    return net, x, y
+
+
+def test_t7_embedding_passes_and_active_neuron_rejected():
+    net, x, y = _shallow_case()
+    check_embedding(net, 1, x, y)
+    with pytest.raises(AssertionError, match="new coordinates"):
+        check_embedding(net, 1, x, y, embed=broken.embed_active_neuron)
+
+
+def test_t8_least_squares_passes_and_missing_intercept_rejected():
+    gen = PLACEMENT.generator(11)
+    net = Network.random([1, 2, 1], 64, generator=gen, dtype=PLACEMENT.dtype)
+    x = torch.rand(20, 1, generator=gen, dtype=PLACEMENT.dtype) * 2 - 1
+    y = torch.randn(20, 1, generator=gen, dtype=PLACEMENT.dtype) + 3.0
+    features = torch.relu(net.preactivations(x)[-1])
+    check_float_risk(features, y)
+    with pytest.raises(AssertionError, match="exceeds c"):
+        check_float_risk(features, y, design=broken.design_without_intercept)
+
+
+T9 = ("test_adam_nonvanishing_lr.py",)
+
+
+def test_t9_rejects_hidden_decay_adam(run_suite):
+    r = run_suite("--optimizer", "adam=tests.broken.nonconvergence:HiddenDecayAdam", "-k", "subject", modules=T9)
+    assert r.ret != 0 and "T9" in r.failed_theorems(), r.text[-3000:]
+
+
+def test_t9_accepts_torch_adam(run_suite):
+    r = run_suite("--optimizer", "adam=torch.optim:Adam", "-k", "subject", modules=T9)
+    assert r.ret == 0, r.text[-3000:]
