@@ -89,12 +89,13 @@ def train(net: Network, x: torch.Tensor, y: torch.Tensor, subject: OptimizerSubj
 
 
 def inject_gradients(params: list[torch.Tensor], gradients: Callable[[int], list[torch.Tensor]],
-                     subject: OptimizerSubject, hyperparameters: dict, steps: int):
+                     subject: OptimizerSubject, hyperparameters: dict, steps: int,
+                     on_step: Callable[[int], None] | None = None):
     """Feed generated gradients to the subject: before step k, ``p.grad = gradients(k)``.
 
     Closure-based subjects (L-BFGS) may evaluate the closure several times per step; each
     evaluation receives the next gradient of the stream. Returns the optimizer (its state is
-    what the non-vacuity checks inspect).
+    what the non-vacuity checks inspect). ``on_step(k)`` is called after every step.
     """
     optimizer = subject.build(params, **hyperparameters)
     counter = {"calls": 0}
@@ -112,4 +113,6 @@ def inject_gradients(params: list[torch.Tensor], gradients: Callable[[int], list
             set_grads()
             guarded_step(optimizer, subject, None, k)
         check_finite(subject, params, f"after step {k} in {theorem_id()}")
+        if on_step is not None:
+            on_step(k)
     return optimizer
