@@ -19,6 +19,8 @@ SUITE_ROW = "(suite)"
 
 @dataclass
 class TestRecord:
+    __test__ = False  # not a pytest test class
+
     nodeid: str
     theorem: str
     subject: str

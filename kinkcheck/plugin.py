@@ -248,7 +248,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if fixed:
         tr.write_line("expected deviations that no longer happen (remove them from the file): "
                       + ", ".join(fixed), yellow=True)
-    meta = {"exitstatus": int(exitstatus), "header": _header(config)}
+    meta = {"exitstatus": int(exitstatus), "header": _header(config),
+            "hypothesis_profile": settings._current_profile,
+            "hypothesis_seed": config.getoption("hypothesis_seed", None),
+            "subjects": [s.label for s in st["optimizers"]], "activation": st["activation"].name}
     if config.getoption("--report-json"):
         Path(config.getoption("--report-json")).write_text(kreport.json_report(records, meta))
     if config.getoption("--report-md"):
