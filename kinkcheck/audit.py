@@ -1,10 +1,17 @@
 """``kinkcheck audit``: the derivative each spelling of ReLU returns at its kink (T1 (c)).
 
-Per spelling, dtype and execution mode (eager autograd, torch.func.grad / vjp / jvp, and
-torch.compile with ``--compile``): the derivative at +0.0 and -0.0 (relu6 also at 6) and at NaN,
-each marked conforming when both kink derivatives are 0 -- the convention ReLU'(0) = 0 of [GM]
-Lemma 4.11 -- stamped with the torch version. ``--expect FILE`` compares against a pinned table
-(written by ``--write-expect FILE``) and exits non-zero naming every difference.
+Per framework, spelling, dtype, device and execution mode -- PyTorch eager autograd,
+torch.func.grad / vjp / jvp, TorchScript (torch.jit.script), torch.compile with ``--compile``; JAX
+(jax.grad, jax.jvp, jax.jit) and TensorFlow (GradientTape, tf.function) when installed -- the
+derivative at +0.0 and -0.0 (relu6 also at 6), at the neighbouring floats (+-the smallest
+subnormal), at +-inf and at NaN. A ReLU spelling is *conforming* when both kink derivatives are 0,
+the convention ReLU'(0) = 0 of [GM] Lemma 4.11. *Relatives* (hardsigmoid/hardswish at +-3,
+hardshrink/softshrink at +-0.5, JAX hard_tanh at +-1) have no convention in the papers: they are
+excluded from the verdict and the table says which side's slope their kink derivative takes.
+Eager torch rows also say whether the derivative depends on the position of the kink value in
+the tensor (vectorised body vs scalar tail). CUDA is measured too when present.
+``--expect FILE`` compares against a pinned table (written by ``--write-expect FILE``) and exits
+non-zero naming every difference.
 """
 from __future__ import annotations
 
@@ -12,18 +19,31 @@ import json
 import sys
 from pathlib import Path
 
-from harness.kinks import COMPILE_MODE, DTYPES, MODES, SPELLINGS, Measurement, measure, stamp
+from harness import kinks
+from harness.kinks import COMPILE_MODE, DTYPES, MODES, Measurement, stamp
 
-FIELDS = ("d_pos", "d_neg", "d_nan", "conforming")
+FIELDS = ("d_pos", "d_neg", "d_up", "d_down", "d_pinf", "d_ninf", "d_nan", "conforming", "side", "positions")
+OPTIONAL = ("jax", "tf")
+
+
+def _adapter(name: str):
+    if name == "jax":
+        from harness import kinks_jax as mod
+    else:
+        from harness import kinks_tf as mod
+    return mod
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("audit", help="derivative of every ReLU spelling at its kink, per dtype and mode",
                               description=__doc__)
-    p.add_argument("--device", default="cpu", help="device to measure on (default: cpu)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, or auto (cpu, and cuda when present; default)")
     p.add_argument("--dtypes", default=",".join(DTYPES), help="comma-separated (default: all four)")
-    p.add_argument("--modes", default=",".join(MODES), help=f"comma-separated subset of {', '.join(MODES)}")
+    p.add_argument("--modes", default=",".join(MODES), help=f"torch modes, comma-separated subset of {', '.join(MODES)}")
+    p.add_argument("--frameworks", default="torch,jax,tf",
+                   help="comma-separated subset of torch, jax, tf (default: all; missing ones are skipped)")
     p.add_argument("--compile", action="store_true", help="also measure under torch.compile (slow)")
+    p.add_argument("--no-positions", action="store_true", help="skip the kink-position sweep (eager torch rows)")
     p.add_argument("--json", metavar="PATH", help="write the table as JSON")
     p.add_argument("--md", metavar="PATH", help="write the table as Markdown")
     p.add_argument("--expect", metavar="FILE", help="pinned JSON table: exit 1 on any difference")
@@ -31,85 +51,129 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _column(m: Measurement) -> str:
+    return m.mode if m.device == "cpu" else f"{m.mode}@{m.device}"
+
+
 def _cell(m: Measurement) -> str:
-    if m.d_pos.startswith("error"):
-        return m.d_pos
+    if m.status != "ok":
+        return m.status.split(" (")[0]
     kink = m.d_pos if m.d_pos == m.d_neg else f"{m.d_pos}/{m.d_neg}"
-    return f"{kink}{'' if m.conforming else ' !'}"
+    return f"{kink}{' !' if m.conforming is False else ''}"
+
+
+def _groups(rows):
+    return {fw: [m for m in rows if m.framework == fw] for fw in dict.fromkeys(m.framework for m in rows)}
 
 
 def terminal_table(rows: list[Measurement], header: dict) -> str:
-    """Grouped by spelling: one line per dtype, one column per mode; '!' marks non-conforming."""
-    modes = list(dict.fromkeys(m.mode for m in rows))
-    by = {m.key(): m for m in rows}
-    spellings = list(dict.fromkeys(m.spelling for m in rows))
-    dtypes = list(dict.fromkeys(m.dtype for m in rows))
-    w = max(len(s) for s in spellings + ["spelling"])
-    lines = [f"kinkcheck audit — torch {header['torch']}, device {header['device']}: derivative at the kink "
-             f"(+0/-0 when they differ; '!' = not the convention ReLU'(0) = 0), and at NaN",
-             f"{'spelling':{w}}  {'dtype':8}  " + "  ".join(f"{m:11}" for m in modes) + "  NaN (eager)  conforming"]
-    lines.append("-" * len(lines[-1]))
-    for s in spellings:
-        for dt in dtypes:
-            cells = [by.get((s, dt, mo)) for mo in modes]
-            ok = all(c is not None and c.conforming for c in cells)
-            nan = by.get((s, dt, modes[0]))
-            lines.append(f"{s:{w}}  {dt:8}  " + "  ".join(f"{_cell(c) if c else 'n/a':11}" for c in cells)
-                         + f"  {nan.d_nan if nan else 'n/a':11}  {'yes' if ok else 'NO'}")
-        lines.append("")
-    bad = list(dict.fromkeys(m.spelling for m in rows if not m.conforming))
-    good = [s for s in spellings if s not in bad]
-    lines.append(f"conforming in every dtype and mode: {', '.join(good) or 'none'}")
-    lines.append(f"not conforming somewhere: {', '.join(bad) or 'none'}")
-    mismatch = sorted({f"{m.spelling}[{m.dtype}]" for m in rows if m.mode == "func.jvp"
-                       and (by.get((m.spelling, m.dtype, "func.vjp")) is not None)
-                       and (m.d_pos, m.d_neg) != (by[(m.spelling, m.dtype, "func.vjp")].d_pos,
-                                                   by[(m.spelling, m.dtype, "func.vjp")].d_neg)})
-    if mismatch:
-        lines.append("forward (jvp) and reverse (vjp) mode disagree at the kink: " + ", ".join(mismatch))
+    """Per framework, grouped by spelling: one line per dtype, one column per mode (and device)."""
+    lines = [f"kinkcheck audit — {', '.join(header['frameworks'].values())}: derivative at the kink "
+             f"(+0/-0 when they differ; '!' = not the convention ReLU'(0) = 0)"]
+    for note in header.get("skipped", []):
+        lines.append(f"skipped: {note}")
+    for fw, fw_rows in _groups(rows).items():
+        by = {m.key(): m for m in fw_rows}
+        cols = list(dict.fromkeys((m.mode, m.device) for m in fw_rows))
+        labels = [mo if dev == "cpu" else f"{mo}@{dev}" for mo, dev in cols]
+        spellings = list(dict.fromkeys(m.spelling for m in fw_rows))
+        dtypes = list(dict.fromkeys(m.dtype for m in fw_rows))
+        w = max(len(s) for s in spellings + ["spelling"])
+        cw = max(11, *(len(c) for c in labels))
+        lines += ["", f"== {header['frameworks'][fw]} ==",
+                  f"{'spelling':{w}}  {'dtype':8}  " + "  ".join(f"{c:{cw}}" for c in labels)
+                  + "  NaN    verdict     notes"]
+        lines.append("-" * len(lines[-1]))
+        for s in spellings:
+            for dt in dtypes:
+                cells = [by.get((fw, s, dt, mo, dev)) for mo, dev in cols]
+                present = [c for c in cells if c is not None and c.status == "ok"]
+                first = present[0] if present else None
+                if first is not None and first.relative:
+                    verdict = f"rel:{first.side}"
+                else:
+                    ok = all(c.conforming for c in cells if c is not None and c.conforming is not None)
+                    verdict = "yes" if ok and present else "NO"
+                notes = sorted({n for c in present for n in ([c.notes] if c.notes else [])
+                                + ([f"position {c.positions}"] if c.positions.startswith("varies") else [])})
+                lines.append(f"{s:{w}}  {dt:8}  " + "  ".join(f"{_cell(c) if c else 'n/a':{cw}}" for c in cells)
+                             + f"  {first.d_nan if first else 'n/a':5}  {verdict:10}  {' | '.join(notes)}")
+            lines.append("")
+        relu_rows = [m for m in fw_rows if not m.relative]
+        bad = list(dict.fromkeys(m.spelling for m in relu_rows if m.conforming is False))
+        good = [s for s in dict.fromkeys(m.spelling for m in relu_rows) if s not in bad]
+        lines.append(f"conforming in every dtype and mode: {', '.join(good) or 'none'}")
+        lines.append(f"not conforming somewhere: {', '.join(bad) or 'none'}")
+        skipped = sorted({f"{m.spelling} [{m.mode}]: {m.status}" for m in fw_rows if m.status.startswith("skipped")})
+        for line in skipped:
+            lines.append(f"skipped {line}")
+        if fw == "torch":
+            eager = [m for m in fw_rows if m.mode == "eager" and m.positions]
+            moving = sorted({f"{m.spelling}[{m.dtype}]" for m in eager if m.positions.startswith("varies")})
+            lines.append("kink derivative depends on the position in the tensor (lengths 1, 8, 33, 1000): "
+                         + (", ".join(moving) if moving else f"no spelling ({len(eager)} rows checked)"))
+        mismatch = sorted({f"{m.spelling}[{m.dtype}]" for m in fw_rows if m.mode == "func.jvp"
+                           and (key := (fw, m.spelling, m.dtype, "func.vjp", m.device)) in by
+                           and (m.d_pos, m.d_neg) != (by[key].d_pos, by[key].d_neg)})
+        if mismatch:
+            lines.append("forward (jvp) and reverse (vjp) mode disagree at the kink: " + ", ".join(mismatch))
     return "\n".join(lines)
 
 
 def markdown(rows: list[Measurement], header: dict) -> str:
-    modes = list(dict.fromkeys(m.mode for m in rows))
-    by = {m.key(): m for m in rows}
-    out = [f"ReLU'(kink) per spelling — torch {header['torch']}, device {header['device']} "
-           f"(`!` = not the convention ReLU'(0) = 0)", "",
-           "| spelling | dtype | " + " | ".join(modes) + " | NaN (eager) |",
-           "|---|---|" + "---|" * len(modes) + "---|"]
-    for s in dict.fromkeys(m.spelling for m in rows):
-        for dt in dict.fromkeys(m.dtype for m in rows):
-            cells = [by.get((s, dt, mo)) for mo in modes]
-            out.append(f"| `{s}` | {dt} | " + " | ".join(_cell(c) if c else "n/a" for c in cells)
-                       + f" | {cells[0].d_nan if cells[0] else 'n/a'} |")
-    return "\n".join(out) + "\n"
+    out = [f"ReLU'(kink) per spelling — {', '.join(header['frameworks'].values())} "
+           f"(`!` = not the convention ReLU'(0) = 0; relatives: the side whose slope the kink derivative takes)", ""]
+    for fw, fw_rows in _groups(rows).items():
+        by = {m.key(): m for m in fw_rows}
+        cols = list(dict.fromkeys((m.mode, m.device) for m in fw_rows))
+        out += [f"**{header['frameworks'][fw]}**", "",
+                "| spelling | dtype | " + " | ".join(mo if d == "cpu" else f"{mo}@{d}" for mo, d in cols)
+                + " | NaN | side | notes |", "|---|---|" + "---|" * len(cols) + "---|---|---|"]
+        for s in dict.fromkeys(m.spelling for m in fw_rows):
+            for dt in dict.fromkeys(m.dtype for m in fw_rows):
+                cells = [by.get((fw, s, dt, mo, d)) for mo, d in cols]
+                first = next((c for c in cells if c is not None), None)
+                out.append(f"| `{s}` | {dt} | " + " | ".join(_cell(c) if c else "n/a" for c in cells)
+                           + f" | {first.d_nan if first else 'n/a'} | {first.side if first else ''} | "
+                           + f"{first.notes if first else ''} |")
+        out.append("")
+    return "\n".join(out)
 
 
 def to_json(rows: list[Measurement], header: dict) -> dict:
     return {**header, "convention": "ReLU'(0) = 0 ([GM] Lemma 4.11)", "rows": [m.as_dict() for m in rows]}
 
 
-def differences(pinned: dict, rows: list[Measurement]) -> list[str]:
-    """Every (spelling, dtype, mode) whose measured fields differ from the pinned ones.
+def _key(r: dict) -> tuple:
+    return (r.get("framework", "torch"), r["spelling"], r["dtype"], r["mode"], r.get("device", "cpu"))
 
-    Only the modes measured in this run are compared (a pinned torch.compile row is not a
-    difference when --compile is not given), and only the dtypes measured.
+
+def differences(pinned: dict, rows: list[Measurement]) -> list[str]:
+    """Every (framework, spelling, dtype, mode, device) whose measured fields differ from the pinned ones.
+
+    Only what both sides cover is compared: the frameworks, modes, dtypes and devices measured in
+    this run (a pinned torch.compile row is not a difference without --compile) and pinned in the
+    file (a CUDA or JAX row is not a difference against a CPU-only, torch-only file).
     """
-    measured = {m.key(): m.as_dict() for m in rows}
-    modes = {m.mode for m in rows}
-    dtypes = {m.dtype for m in rows}
-    pinned_rows = {(r["spelling"], r["dtype"], r["mode"]): r for r in pinned.get("rows", [])
-                   if r["mode"] in modes and r["dtype"] in dtypes}
+    measured_all = [m.as_dict() for m in rows]
+    cover = {f: {r[f] for r in measured_all} for f in ("framework", "mode", "dtype", "device")}
+    pinned_all = pinned.get("rows", [])
+    pinned_cover = {f: {r.get(f, d) for r in pinned_all} for f, d in (("framework", "torch"), ("device", "cpu"))}
+    pinned_rows = {_key(r): r for r in pinned_all
+                   if r.get("framework", "torch") in cover["framework"] and r["mode"] in cover["mode"]
+                   and r["dtype"] in cover["dtype"] and r.get("device", "cpu") in cover["device"]}
+    measured = {_key(r): r for r in measured_all
+                if r["framework"] in pinned_cover["framework"] and r["device"] in pinned_cover["device"]}
     diffs = []
     for key in sorted(set(pinned_rows) | set(measured)):
-        name = f"{key[0]} [{key[1]}, {key[2]}]"
+        name = f"{key[1]} [{key[2]}, {key[3]}" + (f", {key[4]}" if key[4] != "cpu" else "") + "]"
         if key not in measured:
             diffs.append(f"{name}: pinned but not measured")
         elif key not in pinned_rows:
             diffs.append(f"{name}: measured but not pinned")
         else:
             for f in FIELDS:
-                if pinned_rows[key][f] != measured[key][f]:
+                if f in pinned_rows[key] and pinned_rows[key][f] != measured[key][f]:
                     diffs.append(f"{name}: {f} pinned {pinned_rows[key][f]!r}, measured {measured[key][f]!r}")
     return diffs
 
@@ -122,11 +186,39 @@ def _split(text: str, valid, what: str) -> tuple[str, ...]:
     return items
 
 
+def collect(frameworks=("torch",) + OPTIONAL, dtypes=tuple(DTYPES), modes=MODES, devices=None,
+            positions=True) -> tuple[list[Measurement], dict]:
+    """Measure every requested framework that is installed: (rows, header). Missing ones are named
+    in ``header["skipped"]``, never raised."""
+    import torch
+
+    devices = devices or kinks.devices()
+    header = {"torch": torch.__version__, "device": ",".join(devices), "frameworks": {}, "skipped": []}
+    rows: list[Measurement] = []
+    if "torch" in frameworks:
+        header["frameworks"]["torch"] = f"torch {torch.__version__} ({', '.join(devices)})"
+        for dev in devices:
+            rows += kinks.measure(kinks.ALL_SPELLINGS, dtypes, modes, dev, positions=positions)
+    for name in OPTIONAL:
+        if name not in frameworks:
+            continue
+        mod = _adapter(name)
+        ok, text = mod.available()
+        if not ok:
+            header["skipped"].append(text)
+            continue
+        header["frameworks"][name] = f"{text} (cpu)"
+        header[name] = mod.version()
+        rows += mod.measure(tuple(d for d in dtypes if d in mod.DTYPES))
+    return rows, header
+
+
 def run(args) -> int:
     dtypes = _split(args.dtypes, tuple(DTYPES), "dtype")
     modes = _split(args.modes, MODES, "mode") + ((COMPILE_MODE,) if args.compile else ())
-    header = stamp(args.device)
-    rows = measure(SPELLINGS, dtypes, modes, args.device)
+    frameworks = _split(args.frameworks, ("torch",) + OPTIONAL, "framework")
+    devices = None if args.device == "auto" else [args.device]
+    rows, header = collect(frameworks, dtypes, modes, devices, positions=not args.no_positions)
     print(terminal_table(rows, header))
     if args.json:
         Path(args.json).write_text(json.dumps(to_json(rows, header), indent=1) + "\n")
@@ -141,7 +233,7 @@ def run(args) -> int:
         except (OSError, ValueError) as exc:
             print(f"kinkcheck audit: cannot read --expect {args.expect}: {exc}", file=sys.stderr)
             return 2
-        if pinned.get("torch") != header["torch"] or pinned.get("device") != header["device"]:
+        if pinned.get("torch") != header["torch"]:
             print(f"note: pinned table is for torch {pinned.get('torch')} on {pinned.get('device')}, "
                   f"measured torch {header['torch']} on {header['device']}")
         diffs = differences(pinned, rows)
@@ -152,3 +244,6 @@ def run(args) -> int:
             return 1
         print(f"\nno difference from {args.expect}")
     return 0
+
+
+__all__ = ["collect", "differences", "markdown", "run", "stamp", "terminal_table", "to_json"]

@@ -1,0 +1,61 @@
+"""Opt-in: the kinkcheck gate on every optimizer of pytorch-optimizer and lion-pytorch.
+
+Runs only with ``KINKCHECK_THIRDPARTY=1`` and both packages installed:
+
+    pip install pytorch-optimizer lion-pytorch
+    KINKCHECK_THIRDPARTY=1 python -m pytest -m thirdparty tests/thirdparty
+
+T3 ([GM] Lemmas 4.8-4.9: exactly-zero gradients leave a coordinate bit-identical) is run on each
+optimizer through ``tests/thirdparty/gate.py`` (subprocesses, as a user's CI runs it); the full
+table with counterexamples is ``docs/thirdparty.md`` (``scripts/thirdparty_table.py``).
+"""
+from __future__ import annotations
+
+import os
+import warnings
+
+import pytest
+
+from tests.thirdparty import gate
+
+pytestmark = [
+    pytest.mark.thirdparty,
+    pytest.mark.skipif(os.environ.get("KINKCHECK_THIRDPARTY") != "1", reason="opt-in: set KINKCHECK_THIRDPARTY=1"),
+    pytest.mark.skipif(not gate.packages_available(), reason="pytorch-optimizer / lion-pytorch not installed"),
+]
+
+# Real deviations from T3 found with pytorch-optimizer 4.1.0 (docs/thirdparty.md has the
+# counterexamples). A deviation not listed here fails the test; one that disappears is reported.
+KNOWN_T3_DEVIATIONS: set[str] = set()
+
+
+@pytest.fixture(scope="module")
+def t3_verdicts():
+    return gate.run_all(gate.candidates(), "T3", profile="selftest", timeout=300)
+
+
+def test_every_optimizer_gets_a_verdict(t3_verdicts):
+    assert len(t3_verdicts) == len(gate.candidates())
+    unknown = {v.candidate.name: v.status for v in t3_verdicts
+               if v.status not in ("pass", "oos", "FAIL", "raises", "vacuous", "timeout", "n/a")}
+    assert not unknown, f"unclassified outcomes (gate.classify needs a rule): {unknown}"
+    unexplained = {v.candidate.name: v.detail for v in t3_verdicts if v.status == "failed (other)"}
+    assert not unexplained, unexplained
+
+
+def test_torch_like_optimizers_pass(t3_verdicts):
+    """Non-vacuity of the sweep: ordinary elementwise optimizers must come out "pass"."""
+    by = {v.candidate.name: v.status for v in t3_verdicts}
+    for name in ("adabelief", "adamp", "radam", "lamb", "yogi", "lion (lion-pytorch)"):
+        if name in by:
+            assert by[name] == "pass", (name, by[name])
+
+
+def test_no_new_t3_deviation(t3_verdicts):
+    found = {v.candidate.name for v in t3_verdicts if v.status == "FAIL"}
+    new = found - KNOWN_T3_DEVIATIONS
+    details = "\n\n".join(f"{v.candidate.spec}:\n{v.detail}" for v in t3_verdicts if v.candidate.name in new)
+    assert not new, f"new T3 deviations (zero-gradient coordinates moved with no decay):\n{details}"
+    fixed = KNOWN_T3_DEVIATIONS - found
+    if fixed:
+        warnings.warn(f"known T3 deviations no longer seen (update KNOWN_T3_DEVIATIONS): {sorted(fixed)}")
