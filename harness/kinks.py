@@ -264,17 +264,25 @@ class DoesNotScript(Exception):
 def derivative(s: Spelling, x: torch.Tensor, mode: str) -> torch.Tensor:
     """Elementwise derivative of the elementwise ``s.fn`` at every entry of ``x``."""
     fn = s.fn
-    if mode in ("eager", COMPILE_MODE, "jit.script"):
-        if mode == COMPILE_MODE:
-            fn = torch.compile(fn, backend="inductor", dynamic=False)
-        elif mode == "jit.script":
-            fn = _scripted(s)
-            if isinstance(fn, Exception):
-                raise DoesNotScript(f"{type(fn).__name__}: {str(fn).splitlines()[0][:100]}")
+    if mode == COMPILE_MODE:
+        return elementwise_derivative(torch.compile(fn, backend="inductor", dynamic=False), x, "eager")
+    if mode == "jit.script":
+        fn = _scripted(s)
+        if isinstance(fn, Exception):
+            raise DoesNotScript(f"{type(fn).__name__}: {str(fn).splitlines()[0][:100]}")
         # TorchScript's profiling executor specialises on the third call: measure that one
-        for _ in range(3 if mode == "jit.script" else 1):
-            leaf = x.clone().requires_grad_(True)
-            (grad,) = torch.autograd.grad(fn(leaf).sum(), leaf)
+        for _ in range(2):
+            elementwise_derivative(fn, x, "eager")
+        return elementwise_derivative(fn, x, "eager")
+    return elementwise_derivative(fn, x, mode)
+
+
+def elementwise_derivative(fn, x: torch.Tensor, mode: str) -> torch.Tensor:
+    """d fn / dx at every entry of ``x`` for an elementwise ``fn``, in one execution mode:
+    eager autograd, ``torch.func.grad``, ``torch.func.vjp`` or ``torch.func.jvp``."""
+    if mode == "eager":
+        leaf = x.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(fn(leaf).sum(), leaf)
         return grad
     if mode == "func.grad":
         return torch.func.grad(lambda z: fn(z).sum())(x)

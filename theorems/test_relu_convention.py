@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from harness.activations import smooth_relu
 from harness.assertions import assert_bitwise_equal
+from harness.kinks import elementwise_derivative
 from harness.losses import mse
 from harness.report import figure
 from strategies.networks import networks_with_exact_kinks
@@ -30,27 +31,11 @@ def special_inputs(dtype):
     return [0.0, -0.0, sub, -sub, tiny, -tiny, 1.0, -1.0, float("inf"), float("-inf")]
 
 
-def derivative(fn, x: torch.Tensor, mode: str) -> torch.Tensor:
-    """d fn / dx elementwise, in one of the execution modes."""
-    if mode == "eager":
-        x = x.clone().requires_grad_(True)
-        (g,) = torch.autograd.grad(fn(x).sum(), x)
-        return g
-    if mode == "func.grad":
-        return torch.func.grad(lambda t: fn(t).sum())(x)
-    if mode == "func.vjp":
-        out, pullback = torch.func.vjp(fn, x)
-        return pullback(torch.ones_like(out))[0]
-    if mode == "func.jvp":
-        return torch.func.jvp(fn, (x,), (torch.ones_like(x),))[1]
-    raise ValueError(mode)
-
-
 def check_convention(fn, x: torch.Tensor, mode: str) -> None:
     y = fn(x)
     expected_y = torch.where(x > 0, x, torch.zeros_like(x))
     assert bool((y == expected_y).all()), f"forward differs from max(x, 0): {x[y != expected_y].tolist()}"
-    g = derivative(fn, x, mode)
+    g = elementwise_derivative(fn, x, mode)
     expected = (x > 0).to(x.dtype)
     wrong = g != expected
     assert not bool(wrong.any()), (f"derivative ({mode}, {x.dtype}) differs from 1_{{x>0}} at "
