@@ -57,7 +57,8 @@ def test_momentum_jumps_off_zero(optimizer_subject, placement, data, beta0, lam,
             f"{optimizer_subject}: coordinate {i} at 0 with buffer {float(nxt):.3g} moved to {got!r} "
             f"(Prop B.3: jumps off 0 against the buffer)")
         checked += 1
-    assert checked > 0 or event("all buffers cancelled") is None
+    if checked == 0:  # every buffer cancelled to rounding level: the hypothesis of B.3 failed
+        event("all buffers cancelled")
     figure("jump |b_{k+1}| / (alpha lam)", float(run.iterates[r + 1].abs().max()) / (hp["lr"] * lam), keep="max")
 
 

@@ -20,7 +20,7 @@ from harness.nonsmooth_runs import run_objective, steps_until_within
 from harness.report import figure
 from strategies.lasso import floats_beta0
 
-EPSILONS = [2.0 ** -j for j in range(3, 8)]
+EPSILONS = [2.0 ** -j for j in range(2, 7)]
 
 
 def _slope(eps, steps):
@@ -29,18 +29,20 @@ def _slope(eps, steps):
 
 @pytest.mark.theorem("T14", families={"sgd"})
 @settings(max_examples=scaled(3))
-@given(x0=floats_beta0, G=st.sampled_from([0.5, 1.0, 2.0]), curv=st.floats(0.2, 1.0))
+@given(x0=floats_beta0, G=st.sampled_from([0.5, 1.0]), curv=st.floats(0.2, 0.9))
 def test_rate_exponents_are_ordered(optimizer_subject, placement, x0, G, curv):
     """[CUT] §3, eqs. (5)-(6): steps to reach (and stay within) accuracy eps grow polynomially in
     1/eps for NDGM on G||x||_1 at the best constant step alpha = eps/(d G^2) (measured exponent in
     [0.8, 2.2]: Theta(1/eps) here, within the O(1/eps^2) worst case), but only logarithmically for
     GD on a quadratic (steps <= log(f_0/eps)/log(1/(1-mu/L)^2) + 1); the NDGM exponent is larger."""
+    x0 = x0[:3]
     d = len(x0)
     start = placement.tensor(x0)
+    start = start * (2 / start.abs().sum())  # ||x_0||_1 = 2 >> eps: the asymptotic regime
     nd, gd = [], []
     for eps in EPSILONS:
         alpha = eps / (d * G ** 2)
-        horizon = int(sum(abs(v) for v in x0) / (alpha * G)) + 8
+        horizon = int(float(start.abs().max()) / (alpha * G)) + 8
         run = run_objective(optimizer_subject, start, lambda p: G * p.abs().sum(), {"lr": alpha, "weight_decay": 0.0}, horizon)
         n = steps_until_within(run.losses, eps)
         assert n is not None, f"{optimizer_subject}: NDGM never stayed within eps={eps} at alpha=eps/(d G^2)"
