@@ -1,10 +1,11 @@
-"""The ``kinkcheck`` command: ``--version``, ``theorems`` (the catalog with status), ``audit``."""
+"""The ``kinkcheck`` command: ``--version``, ``theorems`` (the catalog with status), ``audit``
+(ReLU derivatives at their kinks), ``report`` (figures from a JSON report)."""
 from __future__ import annotations
 
 import argparse
 import sys
 
-from kinkcheck import __version__
+from kinkcheck import __version__, audit, figures
 from kinkcheck.catalog import CATALOG
 
 
@@ -24,12 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("theorems", help="list the theorem catalog and what is implemented")
     p.set_defaults(func=cmd_theorems)
-    try:
-        from kinkcheck import audit
-    except ImportError:
-        audit = None
-    if audit is not None:
-        audit.add_parser(sub)
+    audit.add_parser(sub)
+    figures.add_parser(sub)  # matplotlib is imported only when `report` runs
     return parser
 
 
