@@ -72,7 +72,7 @@ def test_batched(benchmark, name, d):
     if (name, d) == CASES[-1]:  # the largest case: Adam state, 2-D input
         opt = result["trajectory"].optimizer
         params = result["net"].parameters()
-        live = nbytes = support.nbytes(params) * 2 + support.nbytes(support.optimizer_state_tensors(opt))
+        live = support.nbytes(params) * 2 + support.nbytes(support.optimizer_state_tensors(opt))
         activations = NETWORKS * POINTS * WIDTH * 3 * DTYPE.itemsize  # pre-activation, relu, its grad
         support.record_figure(benchmark, f"training memory, {NETWORKS} networks (params+grads+Adam state)",
                               live / 2**20, "{:.2f} MiB")

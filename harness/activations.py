@@ -20,6 +20,7 @@ class Activation:
     fn: Callable[[torch.Tensor], torch.Tensor]
     flat_below: float = 0.0  # inactive region: pre-activation <= flat_below
     zero_when_flat: bool = True  # output is 0 there (so outgoing weights get no gradient)
+    degree: int = 1  # polynomial growth for large inputs (RePU p): deep stacks of it overflow
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.fn(x)
@@ -38,7 +39,7 @@ def clipping(u: float, v: float) -> Activation:
 
 def repu(p: int) -> Activation:
     """RePU max(x, 0)^p (p >= 2): C^1, constant on (-inf, 0]."""
-    return Activation(f"repu{p}", lambda x: torch.relu(x) ** p)
+    return Activation(f"repu{p}", lambda x: torch.relu(x) ** p, degree=p)
 
 
 def under_test(fn: Callable[[torch.Tensor], torch.Tensor], name: str) -> Activation:

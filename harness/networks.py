@@ -107,11 +107,21 @@ def inactive_on_data(preactivation: torch.Tensor, flat_below: float = 0.0) -> to
 def box_maximum(w: torch.Tensor, b: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
     """max over the box of W z + B, per neuron: B_j + sum_i max(W_ji lo_i, W_ji hi_i). Exact
     (up to the rounding of one dot product) and vectorised over networks: (B, l)."""
-    return b + torch.maximum(w * lo.unsqueeze(-2), w * hi.unsqueeze(-2)).sum(dim=-1)
+    return _box_extreme(torch.maximum, w, b, lo, hi)
 
 
 def box_minimum(w: torch.Tensor, b: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
-    return b + torch.minimum(w * lo.unsqueeze(-2), w * hi.unsqueeze(-2)).sum(dim=-1)
+    return _box_extreme(torch.minimum, w, b, lo, hi)
+
+
+def _box_extreme(pick, w, b, lo, hi):
+    """b + sum_i pick(w_i lo_i, w_i hi_i), summed one input coordinate at a time: d is small, and
+    this is ~4x faster than materialising the (B, l, d) products and reducing over d."""
+    total = b
+    for i in range(w.shape[-1]):
+        wi = w[..., i]
+        total = total + pick(wi * lo[..., i, None], wi * hi[..., i, None])
+    return total
 
 
 def inactive_on_box(w: torch.Tensor, b: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor,

@@ -192,9 +192,12 @@ def out_of_scope_reason(optimizer) -> str | None:
 
 
 def check_finite(subject: OptimizerSubject, tensors, when: str) -> None:
+    """One fused check (a single host sync) in the common case; details only on failure."""
+    tensors = [t.detach() for t in tensors]
+    if bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all()):
+        return
     for t in tensors:
         if not bool(torch.isfinite(t).all()):
             bad = t[~torch.isfinite(t)].flatten()[:3].tolist()
             raise SubjectError(f"optimizer {subject.label} ({subject.spec}) produced non-finite "
                                f"parameters {bad} {when}")
-
