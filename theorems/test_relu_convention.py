@@ -10,7 +10,6 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from harness.activations import smooth_relu
-from harness.assertions import assert_bitwise_equal
 from harness.kinks import elementwise_derivative
 from harness.losses import mse
 from harness.report import figure
@@ -99,8 +98,3 @@ def test_autograd_gradient_is_the_limit_of_smooth_gradients(activation, placemen
     figure("max relative gradient error at r=1e8", errors[-1], keep="max")
     event(f"kinks: {min(case.kinks, 5)}+")
 
-
-def test_bitwise_helper_distinguishes_signed_zeros():
-    """Self-check (no theorem): -0.0 and 0.0 differ bit for bit."""
-    with pytest.raises(AssertionError):
-        assert_bitwise_equal(torch.tensor([-0.0]), torch.tensor([0.0]))
