@@ -42,6 +42,18 @@ class Reference:
         """L2 penalty folded into the gradient: g <- g + lambda theta_{t-1}."""
         return g + weight_decay * self.theta if weight_decay else g
 
+    def apply_decay(self, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(theta, g) after the family's weight decay: decoupled (AdamW, ``self.decoupled``) shrinks
+        theta_{t-1} by 1 - lr lambda; coupled folds lambda theta_{t-1} into g."""
+        if getattr(self, "decoupled", False):
+            return self.theta * (1 - self.lr * self.wd), g
+        return self.theta, self.coupled_decay(g, self.wd)
+
+    def moments(self, g: torch.Tensor) -> None:
+        """Adam's moment estimates: m_t = b1 m + (1 - b1) g, v_t = b2 v + (1 - b2) g^2."""
+        self.m = self.b1 * self.m + (1 - self.b1) * g
+        self.v = self.b2 * self.v + (1 - self.b2) * g * g
+
     def step(self, g: torch.Tensor) -> torch.Tensor:
         self.t += 1
         self.theta = self.update(g.detach().to(torch.float64).reshape(-1))
@@ -136,14 +148,9 @@ class Adam(Reference):
         self.m, self.v, self.vmax = self.zeros(), self.zeros(), self.zeros()
 
     def update(self, g):
-        theta = self.theta
-        if self.decoupled:
-            theta = theta * (1 - self.lr * self.wd)
-        else:
-            g = self.coupled_decay(g, self.wd)
+        theta, g = self.apply_decay(g)
         b1, b2, t = self.b1, self.b2, self.t
-        self.m = b1 * self.m + (1 - b1) * g
-        self.v = b2 * self.v + (1 - b2) * g * g
+        self.moments(g)
         v = self.v
         if self.amsgrad:
             self.vmax = torch.maximum(self.vmax, self.v)
@@ -191,16 +198,11 @@ class NAdam(Reference):
         return self.b1 * (1 - 0.5 * 0.96 ** (t * self.psi))
 
     def update(self, g):
-        theta = self.theta
-        if self.decoupled:
-            theta = theta * (1 - self.lr * self.wd)
-        else:
-            g = self.coupled_decay(g, self.wd)
+        theta, g = self.apply_decay(g)
         t, b1, b2 = self.t, self.b1, self.b2
         mu_t, mu_next = self.mu(t), self.mu(t + 1)
         self.mu_product *= mu_t
-        self.m = b1 * self.m + (1 - b1) * g
-        self.v = b2 * self.v + (1 - b2) * g * g
+        self.moments(g)
         m_hat = mu_next * self.m / (1 - self.mu_product * mu_next) + (1 - mu_t) * g / (1 - self.mu_product)
         v_hat = self.v / (1 - b2 ** t)
         return theta - self.lr * m_hat / (torch.sqrt(v_hat) + self.eps)
@@ -217,14 +219,9 @@ class RAdam(Reference):
         self.m, self.v = self.zeros(), self.zeros()
 
     def update(self, g):
-        theta = self.theta
-        if self.decoupled:
-            theta = theta * (1 - self.lr * self.wd)
-        else:
-            g = self.coupled_decay(g, self.wd)
+        theta, g = self.apply_decay(g)
         t, b1, b2 = self.t, self.b1, self.b2
-        self.m = b1 * self.m + (1 - b1) * g
-        self.v = b2 * self.v + (1 - b2) * g * g
+        self.moments(g)
         m_hat = self.m / (1 - b1 ** t)
         rho_inf = 2 / (1 - b2) - 1
         rho_t = rho_inf - 2 * t * b2 ** t / (1 - b2 ** t)
