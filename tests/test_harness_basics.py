@@ -5,12 +5,19 @@ from harness.assertions import assert_bitwise_equal
 from harness.networks import Network, box_maximum, dead_layers_on_box, inactive_on_data, interval_bounds
 
 
-def test_bitwise_equality_distinguishes_signed_zeros():
+def test_bitwise_equality_sees_signed_zeros_only_when_asked():
+    assert_bitwise_equal(torch.tensor([-0.0]), torch.tensor([0.0]))
     try:
-        assert_bitwise_equal(torch.tensor([-0.0]), torch.tensor([0.0]))
+        assert_bitwise_equal(torch.tensor([-0.0]), torch.tensor([0.0]), signed_zeros=True)
+    except AssertionError:
+        pass
+    else:
+        raise AssertionError("-0.0 and 0.0 compared equal with signed_zeros=True")
+    try:
+        assert_bitwise_equal(torch.tensor([1.0]), torch.tensor([1.0 + 2**-23]))
     except AssertionError:
         return
-    raise AssertionError("-0.0 and 0.0 compared equal bit for bit")
+    raise AssertionError("one ulp went unnoticed")
 
 
 def test_box_maximum_is_attained_at_a_vertex():
