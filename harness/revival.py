@@ -34,8 +34,9 @@ def revival_search(subject: OptimizerSubject, hyperparameters: dict, where: Plac
     x = torch.linspace(0, 1, points, dtype=where.dtype, device=where.device)[:, None]
     y = torch.randn(networks, points, 1, generator=gen, dtype=where.dtype, device=where.device) * 2
 
-    def inactive(n: Network) -> torch.Tensor:
-        return inactive_on_data(n.preactivations(x)[0].detach())
+    def inactive(n: Network) -> torch.Tensor:  # layer 1 only: no need for a full forward pass
+        w, b = n.layer(1)
+        return inactive_on_data((torch.matmul(x, w.detach().transpose(-1, -2)) + b.detach().unsqueeze(-2)))
 
     was_active_at_start = ~inactive(net)
     dead = torch.zeros_like(was_active_at_start)

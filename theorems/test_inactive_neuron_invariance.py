@@ -140,7 +140,7 @@ def test_dead_layer_freezes_everything_below_it(optimizer_subject, activation, p
 
 
 @pytest.mark.theorem("T2", families={"sgd"})
-@settings(max_examples=scaled(3))
+@settings(max_examples=scaled(2))
 @given(seed=seeds)
 def test_sgd_inactivity_is_absorbing_at_any_time(optimizer_subject, placement, seed):
     """[GM] Lemma 4.8 with gradient history (THEOREMS.md T2(d)): plain full-batch SGD has no memory,

@@ -11,7 +11,7 @@ from fractions import Fraction
 
 import pytest
 import torch
-from hypothesis import event, given, settings
+from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 from harness.activations import smooth_relu
@@ -122,11 +122,21 @@ def test_phase_transition_ndgm_vs_rmsprop(optimizer_subject, placement, data, be
     alpha = Fraction(1, 2 ** data.draw(st.integers(4, 6), label="-log2 alpha"))
     hp = dict(lr=float(alpha), alpha=data.draw(st.sampled_from([0.5, 0.9, 0.99]), label="rho"), eps=0.0,
               momentum=0.0, centered=False, weight_decay=0.0)
-    steps, window = 400, 40
+    window = 40
     d = len(beta0)
-    s = alpha * lam  # a multiple of s is absorbed at 0 by NDGM (T10): move it off the lattice
-    beta0 = [b if (Fraction(b) / s).denominator != 1 else b * (1 - 2.0 ** -30) for b in beta0]
+    s = alpha * lam  # a multiple of s is absorbed at 0 by NDGM (T10), a multiple of alpha by the
+    # late RMSProp (step -> alpha exactly once 1 - rho^k rounds to 1): move b_0 off both lattices
+    beta0 = [b * (1 - 2.0 ** -30) if (Fraction(b) / s).denominator == 1 or (Fraction(b) / alpha).denominator == 1
+             else b for b in beta0]
+    # late = after NDGM's entry into its cycle, K = floor(|b_0| / s) steps (Prop B.2; up to 512 here)
+    steps = max(400, max(int(abs(Fraction(b)) / s) for b in beta0) + window + 2)
     rms = _lasso_run(optimizer_subject, placement, beta0, float(lam), hp, steps).iterates
+    # Prop B.4's "non-sparse with probability 1" is about exact arithmetic: in float64 the slowly
+    # drifting RMSProp cycle can land exactly on 0 (seen: b_0 = 1, alpha = 1/16, rho = 0.9, step 302)
+    # and then stays there (T11(c)). Such rounding absorptions are counted, not compared.
+    absorbed = bool((rms[-1] == 0).any())
+    event(f"RMSProp absorbed at 0 by rounding: {absorbed}")
+    assume(not absorbed)
     rms_late = float(rms[-window:].abs().sum(dim=1).mean())
     exact = ndgm_lasso([Fraction(b) for b in beta0], alpha, lam, steps)
     ndgm_late = float(sum(sum(abs(b) for b in row) for row in exact[-window:]) / window)
