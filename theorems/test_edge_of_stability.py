@@ -117,7 +117,7 @@ def _huber_orbit_run(subject, placement, x0, delta, eta, steps):
 @given(delta=st.sampled_from([Fraction(1, 2), Fraction(1), Fraction(2)]), eta=st.integers(1, 15).map(lambda j: Fraction(j, 4)),
        x0=st.integers(-256, 256).map(lambda n: Fraction(n, 16)), steps=st.integers(5, 40))
 def test_huber_orbits_exact(optimizer_subject, placement, delta, eta, x0, steps):
-    """[CUT] eq. (10), Fig. 4: gradient descent on the 1-D Huber loss, x_{k+1} = x_k - eta
+    """[CUT] Eq. 10, Fig. 4: gradient descent on the 1-D Huber loss, x_{k+1} = x_k - eta
     clip(x_k, -delta, delta), equals the Fraction orbit bit for bit with dyadic inputs."""
     exact = huber_orbit(x0, delta, eta, steps)
     if not all(representable(v) and abs(v) < 2 ** 60 for v in exact):
@@ -130,7 +130,7 @@ def test_huber_orbits_exact(optimizer_subject, placement, delta, eta, x0, steps)
 
 @pytest.mark.theorem("T13", families={"sgd"})
 def test_huber_two_cycle_and_convergence(optimizer_subject, placement):
-    """[CUT] Fig. 4 (THEOREMS.md T13(d)): delta = 1, x0 = 5: eta = 3 gives the 2-cycle (2, -1) —
+    """[CUT] Prop 5.1 setting, Fig. 4 (THEOREMS.md T13(d)): delta = 1, x0 = 5: eta = 3 gives the 2-cycle (2, -1) —
     above 2/sharpness = 2, bounded, never converging; eta = 1.5 < 2 converges. Bit for bit with the
     Fraction orbit."""
     for eta, steps in ((Fraction(3), 30), (Fraction(3, 2), 60)):

@@ -35,7 +35,7 @@ def _exact(placement, traj):
 @pytest.mark.theorem("T10", families={"sgd"})
 @given(case=lasso_cases())
 def test_ndgm_equals_the_exact_recursion(optimizer_subject, placement, case):
-    """[CUT] eq. (15): NDGM on lam*||b||_1 is b_{k+1} = b_k - alpha lam sign(b_k), sign(0) = 0;
+    """[CUT] Eq. 15: NDGM on lam*||b||_1 is b_{k+1} = b_k - alpha lam sign(b_k), sign(0) = 0;
     with dyadic alpha, lam, b_0 the float64 trajectory equals the Fraction recursion bit for bit."""
     run = _run(optimizer_subject, placement, case)
     exact = ndgm_lasso(case.beta0, case.alpha, case.lam, case.steps)
@@ -69,7 +69,7 @@ def test_never_sparse_and_two_cycle(optimizer_subject, placement, case):
 @pytest.mark.theorem("T10", families={"sgd"})
 @given(case=lasso_cases(multiples=True))
 def test_zero_is_absorbing(optimizer_subject, placement, case):
-    """[CUT] Table 1 (vanilla NDGM), eq. (15): when |b_0| = K s the coordinate hits 0 exactly at
+    """[CUT] Table 1 (vanilla NDGM), Eq. 15: when |b_0| = K s the coordinate hits 0 exactly at
     step K and stays exactly 0 forever (sign(0) = 0: no further step)."""
     run = _run(optimizer_subject, placement, case)
     for i, b0 in enumerate(case.beta0):
@@ -125,7 +125,7 @@ def test_lambda_paradox(optimizer_subject, placement, case, data):
 @given(case=lasso_cases(multiples=False, extra_steps=st.integers(20, 60)),
        ridge_exp=st.integers(1, 4), ridge_odd=ODD)
 def test_ridge_variant(optimizer_subject, placement, case, ridge_exp, ridge_odd):
-    """[CUT] eq. (3) with the ridge term: b_{k+1} = (1 - 2 alpha lam_2) b_k - alpha lam_1 sign b_k.
+    """[CUT] Eq. 3 with the ridge term: b_{k+1} = (1 - 2 alpha lam_2) b_k - alpha lam_1 sign b_k.
     Compared with the Fraction recursion to 64 ulps of the largest coordinate (the map is a
     contraction with factor q = 1 - 2 alpha lam_2 < 1 between sign changes, so per-step roundings
     do not amplify), up to the first near-tie; the orbit approaches the 2-cycle +-s/(1+q), never 0."""
@@ -174,7 +174,7 @@ def _dead_region_cases(draw):
 @settings(max_examples=scaled(10))
 @given(data=_dead_region_cases())
 def test_dead_region_of_relu_regression_is_lasso(optimizer_subject, placement, activation, data):
-    """[CUT] eq. (3) (single-layer ReLU regression, y <= 0): on the dead region {X b < 0} the data
+    """[CUT] Eq. 3 (single-layer ReLU regression, y <= 0): on the dead region {X b < 0} the data
     term is constant, so NDGM on eq. (3) is NDGM on the LASSO: bit for bit the Fraction recursion,
     the orbit stays in the region (asserted), and the LASSO coordinates cycle as in Prop B.2."""
     case, rows, y = data

@@ -39,7 +39,7 @@ def _zeroed_run(subject, placement, beta0, lam, hp, r, extra, record_state=()):
 @settings(max_examples=scaled(10))
 @given(data=st.data(), beta0=floats_beta0, lam=lams, r=st.integers(1, 15))
 def test_momentum_jumps_off_zero(optimizer_subject, placement, data, beta0, lam, r):
-    """[CUT] Prop B.3 (eqs. (20)-(21)), Table 1: if b_k = 0 and the momentum buffer is non-zero,
+    """[CUT] Prop B.3 (Eq. 20-21), Table 1: if b_k = 0 and the momentum buffer is non-zero,
     b_{k+1} = -alpha (mu buf_k) != 0 — the heavy-ball sequence jumps away from 0 (sign opposite
     to the buffer)."""
     hp = data.draw(hyperparameters(optimizer_subject.family))
@@ -74,7 +74,7 @@ def _adam_hp(data, dyadic=False):
 @settings(max_examples=scaled(10))
 @given(data=st.data(), beta0=floats_beta0, lam=lams, steps=st.integers(2, 60))
 def test_adam_first_moment_bound(optimizer_subject, placement, data, beta0, lam, steps):
-    """[CUT] Prop B.6: |m_k| <= lam (1 - beta1^k) <= lam. Consequence checked on every subject:
+    """[CUT] Prop B.6 (Sec 4, the LASSO): |m_k| <= lam (1 - beta1^k) <= lam. Consequence checked on every subject:
     with v_k = lam^2 (1 - beta2^k) (no zero subgradient), the step |b_{k+1} - b_k| = alpha |m_k|/(1 -
     beta1^k) / (sqrt(v_k/(1-beta2^k)) + eps) <= alpha (relative slack 1e-12 for rounding); and on
     ``exp_avg`` when the subject exposes it (slack: k ulps of lam)."""
@@ -98,7 +98,7 @@ def test_adam_first_moment_bound(optimizer_subject, placement, data, beta0, lam,
 @settings(max_examples=scaled(10))
 @given(data=st.data(), beta0=floats_beta0, lam=lams, r=st.integers(1, 15))
 def test_adam_bounces_off_zero(optimizer_subject, placement, data, beta0, lam, r):
-    """[CUT] Prop B.9, Table 1: if b_k = 0 while m_k != 0, b_{k+1} != 0 (against the sign of
+    """[CUT] Prop B.9, Table 1 (Sec 4, the LASSO): if b_k = 0 while m_k != 0, b_{k+1} != 0 (against the sign of
     m_{k+1} = beta1 m_k): Adam bounces off 0."""
     hp = _adam_hp(data)
     run = _zeroed_run(optimizer_subject, placement, beta0, lam, hp, r, 1)
@@ -118,7 +118,7 @@ def test_adam_bounces_off_zero(optimizer_subject, placement, data, beta0, lam, r
 @settings(max_examples=scaled(10))
 @given(data=st.data(), beta0=floats_beta0, lam=st.sampled_from([0.5, 1.0, 2.0]), steps=st.integers(5, 30))
 def test_adam_run_formula(optimizer_subject, placement, data, beta0, lam, steps):
-    """[CUT] Prop B.10, eq. (34): during a run of constant sign s of length r from k0,
+    """[CUT] Prop B.10, Eq. 34: during a run of constant sign s of length r from k0,
     m_{k0+r} = beta1^r m_{k0} + (1 - beta1^r) lam s — exact in Fraction with dyadic beta1, and
     bit for bit against the subject's ``exp_avg`` where every intermediate of the update is a float64
     (else within 4k ulps of lam)."""
@@ -159,7 +159,7 @@ def test_adam_run_formula(optimizer_subject, placement, data, beta0, lam, steps)
 @settings(max_examples=scaled(10))
 @given(data=st.data(), beta0=floats_beta0, lam=lams, r=st.integers(1, 15), extra=st.integers(1, 20))
 def test_rmsprop_stays_at_zero(optimizer_subject, placement, data, beta0, lam, r, extra):
-    """[CUT] Table 1 (RMSProp, eqs. (22)-(23), no momentum): a coordinate that is 0 gets a zero
+    """[CUT] Table 1 (RMSProp, Eq. 22-23, no momentum): a coordinate that is 0 gets a zero
     subgradient, hence a zero update g/(sqrt(v)+eps): it stays exactly 0 forever."""
     hp = data.draw(hyperparameters("rmsprop"))
     hp["momentum"] = 0.0

@@ -35,7 +35,7 @@ def _slope(eps, steps):
 @settings(max_examples=scaled(3))
 @given(x0=floats_beta0, G=st.sampled_from([0.5, 1.0]), curv=st.floats(0.2, 0.9))
 def test_rate_exponents_are_ordered(optimizer_subject, placement, x0, G, curv):
-    """[CUT] §3, eqs. (5)-(6): steps to reach (and stay within) accuracy eps grow polynomially in
+    """[CUT] Sec 3, Eq. 5-6: steps to reach (and stay within) accuracy eps grow polynomially in
     1/eps for NDGM on G||x||_1 at the best constant step alpha = eps/(d G^2) (measured exponent in
     [0.8, 2.2]: Theta(1/eps) here, within the O(1/eps^2) worst case), but only logarithmically for
     GD on a quadratic (steps <= log(f_0/eps)/log(1/(1-mu/L)^2) + 1); the NDGM exponent is larger."""
@@ -93,7 +93,7 @@ def dead_region_problems(draw, placement):
 @settings(max_examples=scaled(2))
 @given(data=st.data())
 def test_monotone_loss_without_capture(optimizer_subject, placement, data):
-    """[CUT] Prop A.1 (capture theorem) and §A.1.3: with the step shrunk x0.9 on every loss increase,
+    """[CUT] Sec 3, Prop A.1 (capture theorem) and §A.1.3: with the step shrunk x0.9 on every loss increase,
     NDGM on eq. (3)'s dead region reaches a tail where the float64 loss never increases, yet ||b||_1
     keeps alternating between two bands separated by a gap much larger than their width — the
     iterates are not captured. The same rule on C + 1/2 sum h_i b_i^2 (smooth) captures them:

@@ -46,7 +46,7 @@ def reference_hyperparameters(draw, family: str):
 @settings(max_examples=scaled(25))
 @given(data=st.data())
 def test_iterates_follow_the_family_recursion(optimizer_subject, placement, data):
-    """[GM] Lemmas 4.8, 4.9; [CUT] eqs. (22)-(23), (28)-(30): from zero state, fed a generated
+    """[GM] Lemma 4.8, Lemma 4.9; [CUT] eqs. (22)-(23), (28)-(30): from zero state, fed a generated
     gradient stream (float64, up to 50 steps, magnitudes over six decades, exact zeros, eps up to
     0.1 so that its placement matters), the subject's iterate after every step k equals the
     family's reference recursion's within a relative tolerance of 1e-12."""

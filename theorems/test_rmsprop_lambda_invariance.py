@@ -39,7 +39,7 @@ def _lasso_run(subject, placement, beta0, lam, hp, steps):
 @given(data=st.data(), beta0=floats_beta0, lam=lams, j=st.integers(-12, 12).filter(bool),
        steps=st.integers(5, 50))
 def test_lambda_invariance_bit_for_bit(optimizer_subject, placement, data, beta0, lam, j, steps):
-    """[CUT] Prop B.5, eqs. (24)-(25) (and THEOREMS.md T12(a)): with eps = 0 the trajectory on
+    """[CUT] Prop B.5, Eq. 24-25 (and THEOREMS.md T12(a)): with eps = 0 the trajectory on
     lam*||b||_1 equals the one on 2^j lam*||b||_1 bit for bit (gradients scale by 2^j exactly,
     second moments by 4^j, square roots by 2^j: every rounding is the same)."""
     hp = data.draw(eps_free_hyperparameters(optimizer_subject.family))
@@ -54,7 +54,7 @@ def test_lambda_invariance_bit_for_bit(optimizer_subject, placement, data, beta0
 @settings(max_examples=scaled(8))
 @given(data=st.data(), beta0=floats_beta0, lam=lams, ratio=st.floats(1.01, 100.0), steps=st.integers(5, 50))
 def test_lambda_invariance_other_ratios(optimizer_subject, placement, data, beta0, lam, ratio, steps):
-    """[CUT] Prop B.5 (THEOREMS.md T12(a)): for a ratio that is not a power of two the trajectories
+    """[CUT] Prop B.5, Eq. 22-27 (THEOREMS.md T12(a)): for a ratio that is not a power of two the trajectories
     agree to rounding: |difference| <= 16 (k+1) ulp(1) max(|b|, step) at step k (each step adds a
     few roundings of the update, whose size is <= lr/sqrt(1-beta2)), until a near-tie, where the
     reference is within that tolerance of 0 and a sign may flip — the comparison stops there."""
@@ -79,7 +79,7 @@ def test_lambda_invariance_other_ratios(optimizer_subject, placement, data, beta
 @settings(max_examples=scaled(10))
 @given(data=st.data(), beta0=floats_beta0, lam=lams, steps=st.integers(5, 120))
 def test_rmsprop_closed_form(optimizer_subject, placement, data, beta0, lam, steps):
-    """[CUT] eq. (25) (from (22)-(24), eps = 0, v_0 = 0): b_{k+1} = b_k - alpha sign(b_k) /
+    """[CUT] Eq. 25 (from (22)-(24), eps = 0, v_0 = 0): b_{k+1} = b_k - alpha sign(b_k) /
     sqrt(1 - rho^{k+1}) whatever lam, against an mpmath oracle (50 digits) to 16 (k+1) ulps of the
     scale, up to the first near-tie; Prop B.4/B.5: never 0, and late iterates lie in the band
     |b_k| < alpha / sqrt(1 - rho^{k-1}) = alpha (1 + delta_k), delta_k -> 0."""
@@ -116,7 +116,7 @@ def test_rmsprop_closed_form(optimizer_subject, placement, data, beta0, lam, ste
 @given(data=st.data(), beta0=floats_beta0, log2_lam=st.sampled_from([-3, -2, -1, 1, 2, 3]))
 def test_phase_transition_ndgm_vs_rmsprop(optimizer_subject, placement, data, beta0, log2_lam):
     """[CUT] Prop B.11 and Fig. 6 (B.4): late in training NDGM's l1 norm averages exactly d alpha
-    lam / 2 (Fraction oracle of eq. (15)), RMSProp's about d alpha / 2 (it acts as NDGM with lam = 1,
+    lam / 2 (Fraction oracle of Eq. 15), RMSProp's about d alpha / 2 (it acts as NDGM with lam = 1,
     Prop B.5): NDGM's is the smaller when lam < 1 and the larger when lam > 1."""
     lam = Fraction(2) ** log2_lam
     alpha = Fraction(1, 2 ** data.draw(st.integers(4, 6), label="-log2 alpha"))
@@ -167,7 +167,7 @@ SMOOTH = smooth_relu(4.0)  # no exactly-zero gradients: eps = 0 never sees 0/0
 @settings(max_examples=scaled(5))
 @given(data=st.data(), seed=seeds, j=st.integers(-10, 10).filter(bool), steps=st.integers(1, 25))
 def test_scale_invariance_on_networks(optimizer_subject, placement, data, seed, j, steps):
-    """THEOREMS.md T12(d), generalising [CUT] Prop B.5: Adam, Adagrad, RMSprop with eps = 0 give
+    """THEOREMS.md T12(d), generalising [CUT] Prop B.5 and Eq. 22-27: Adam, Adagrad, RMSprop with eps = 0 give
     identical trajectories on f and 2^j f for any loss f — here random networks' MSE — bit for bit."""
     hp = data.draw(eps_free_hyperparameters(optimizer_subject.family))
     net, x, y = _network_case(placement, seed)
@@ -185,7 +185,7 @@ def test_scale_invariance_on_networks(optimizer_subject, placement, data, seed, 
 @settings(max_examples=scaled(5))
 @given(seed=seeds, j=st.integers(1, 4), steps=st.integers(1, 10))
 def test_sgd_is_not_scale_invariant(optimizer_subject, placement, seed, j, steps):
-    """THEOREMS.md T12(d), the contrast: SGD on 2^j f takes 2^j times larger steps, so its
+    """THEOREMS.md T12(d) ([CUT] Eq. 15), the contrast: SGD on 2^j f takes 2^j times larger steps, so its
     trajectory differs from the one on f (exhibited on random networks)."""
     net, x, y = _network_case(placement, seed)
     finals = []
