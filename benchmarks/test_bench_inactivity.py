@@ -91,7 +91,7 @@ def test_naive(benchmark, how):
     seconds = support.measure(benchmark, lambda: out.setdefault("r", fn(w, b)), rounds=2)
     support.record_figure(benchmark, f"inactivity, naive ({how}): networks/s", NAIVE / seconds, "{:.3g}")
     for chunk in (None, CHUNK):
-        r = support.record_ratio(benchmark, ("inactivity", chunk),
+        support.record_ratio(benchmark, ("inactivity", chunk),
                                  f"inactivity {NETWORKS} layers, {'one call' if chunk is None else 'chunked'} vs {how}",
                                  "network", seconds / NAIVE, None,
                                  notes=[f"naive timed on {NAIVE} networks and scaled linearly"] if NAIVE < NETWORKS else [])

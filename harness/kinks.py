@@ -26,7 +26,7 @@ and reports any spelling whose derivative there differs from the short-tensor me
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Callable, Optional
 
 import torch

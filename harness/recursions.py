@@ -199,7 +199,7 @@ class NAdam(Reference):
 
     def update(self, g):
         theta, g = self.apply_decay(g)
-        t, b1, b2 = self.t, self.b1, self.b2
+        t, b2 = self.t, self.b2
         mu_t, mu_next = self.mu(t), self.mu(t + 1)
         self.mu_product *= mu_t
         self.moments(g)

@@ -25,7 +25,6 @@ matplotlib (``pip install "kinkcheck[plot]"``).
 from __future__ import annotations
 
 import json
-import math
 import re
 import sys
 from fractions import Fraction

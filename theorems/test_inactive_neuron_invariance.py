@@ -10,7 +10,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from harness.activations import clipping, repu
-from harness.assertions import assert_all_exactly_zero, assert_bitwise_equal, assert_bitwise_equal_where
+from harness.assertions import assert_all_exactly_zero, assert_bitwise_equal
 from harness.examples import scaled
 from harness.losses import LOSSES
 from harness.networks import inactive_on_box

@@ -10,7 +10,6 @@ recursion bit for bit.
 from fractions import Fraction
 
 import pytest
-import torch
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +18,7 @@ from harness.examples import scaled
 from harness.nonsmooth_runs import lasso, relu_regression, run_objective
 from harness.oracles_nonsmooth import first_zero, ndgm_cycle, ndgm_lasso
 from harness.report import figure
-from strategies.lasso import ODD, beta0s, lasso_cases
+from strategies.lasso import ODD, lasso_cases
 
 
 def _run(subject, placement, case, ridge=Fraction(0), objective=None):
@@ -160,10 +159,10 @@ def _dead_region_cases(draw):
     horizon = case.steps
     b_first = s * (horizon + 1) + Fraction(draw(st.integers(1, 2 ** 20 - 1)), 2 ** 20) * s
     beta0 = [b_first] + case.beta0
-    final_first = b_first - horizon * s  # > s > 0
+    # the first coordinate ends at b_first - horizon * s > s > 0: it never changes sign
     n = draw(st.integers(1, 5))
     d = len(beta0)
-    # |x_rj| <= w for j >= 1 with (d - 1) w < 2^-7 <= s < final_first (|b_j| < 1 along the orbit)
+    # |x_rj| <= w for j >= 1 with (d - 1) w < 2^-7 <= s < b_first - horizon * s (|b_j| < 1 along the orbit)
     w = Fraction(1, 2 ** 10)
     rows = [[Fraction(-1)] + [w * draw(st.integers(-3, 3)) / 4 for _ in range(d - 1)] for _ in range(n)]
     y = [-Fraction(draw(st.integers(0, 64)), 16) for _ in range(n)]

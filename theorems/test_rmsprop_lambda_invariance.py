@@ -148,7 +148,7 @@ def test_phase_transition_ndgm_vs_rmsprop(optimizer_subject, placement, data, be
         assert ndgm_late < rms_late
     else:
         assert ndgm_late > rms_late
-    figure(f"late l1 / (d alpha/2), RMSProp", rms_late / (d * float(alpha) / 2), keep="max")
+    figure("late l1 / (d alpha/2), RMSProp", rms_late / (d * float(alpha) / 2), keep="max")
     event(f"lam = 2^{log2_lam}")
 
 
