@@ -1,4 +1,4 @@
-"""Registers the kinkcheck plugin when the suite runs from a checkout that is not installed.
+"""Registers the kinkcheck plugin when the suite runs from a checkout.
 
 When kinkcheck is installed its ``pytest11`` entry point registers the same module under the
 same name, and pytest does not load it twice.

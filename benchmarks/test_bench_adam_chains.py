@@ -1,4 +1,4 @@
-"""Monte-Carlo Adam chains for T9 ([NV] Thm 1.1; ``harness.adam_chains.coupled_run``): T9's size,
+"""Monte-Carlo Adam chains for T9 ([NV] Thm 1.1; ``kinkcheck.harness.experiments.adam_chains.coupled_run``): T9's size,
 2 x 3 splits x 2,048 chains (6,144 coupled pairs), 400 steps, Gaussian X, mini-batches of 2, in
 float64: batched (all chains one (12288,) tensor) vs a per-pair Python loop (``coupled_run`` with
 one chain pair and one split per call, the smallest unit of the coupling experiment), timed on a
@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from benchmarks import support
-from harness.adam_chains import ReferenceAdam, SubjectAdam, coupled_run
-from harness.device import seeded_generator
-from harness.subjects import OptimizerSubject
+from kinkcheck.harness.experiments.adam_chains import ReferenceAdam, SubjectAdam, coupled_run
+from kinkcheck.harness.core.device import seeded_generator
+from kinkcheck.harness.subjects.specs import OptimizerSubject
 
 CHAINS = support.scaled(2048)
 STEPS = support.scaled(400, minimum=4)

@@ -1,4 +1,4 @@
-"""Exact inactivity on a box ([GM] Setting 3.1; T5/T6's Monte Carlo): ``harness.networks.inactive_on_box``
+"""Exact inactivity on a box ([GM] Setting 3.1; T5/T6's Monte Carlo): ``kinkcheck.harness.core.networks.inactive_on_box``
 on 10^6 sampled first layers (width 16, 2-D input, box [-1, 1] x [0, 1], float64) at once, vs naive
 per-network loops over a subset, scaled linearly: (a) the same function called on one network at a
 time, (b) plain Python floats, neuron by neuron. The batched result is checked against both.
@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from benchmarks import support
-from harness.device import seeded_generator
-from harness.networks import inactive_on_box
+from kinkcheck.harness.core.device import seeded_generator
+from kinkcheck.harness.core.networks import inactive_on_box
 
 NETWORKS = support.scaled(10**6)
 NAIVE = min(NETWORKS, support.scaled(2000))

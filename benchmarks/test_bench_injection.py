@@ -1,4 +1,4 @@
-"""Gradient injection (T3's loop, ``harness.training.inject_gradients``): 1,000 small parameter
+"""Gradient injection (T3's loop, ``kinkcheck.harness.core.training.inject_gradients``): 1,000 small parameter
 tensors (16 coordinates each, float64) fed 100 steps of pre-generated gradients, with
 torch.optim.Adam and torch.optim.SGD (momentum). Three ways:
 
@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from benchmarks import support
-from harness.device import seeded_generator
-from harness.subjects import OptimizerSubject
-from harness.training import inject_gradients
+from kinkcheck.harness.core.device import seeded_generator
+from kinkcheck.harness.subjects.specs import OptimizerSubject
+from kinkcheck.harness.core.training import inject_gradients
 
 TENSORS = support.scaled(1000)
 NAIVE = min(TENSORS, support.scaled(100))

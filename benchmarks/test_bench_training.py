@@ -1,5 +1,5 @@
 """Training 1,000 width-16 one-hidden-layer ReLU networks (MSE, 200 full-batch steps): batched
-(``harness.training.train`` on one ``Network`` with a leading batch axis, one optimizer) vs naive
+(``kinkcheck.harness.core.training.train`` on one ``Network`` with a leading batch axis, one optimizer) vs naive
 (one ``torch.nn.Sequential`` and one optimizer per network, in a Python loop).
 
 The naive way is timed on a subset (``NAIVE`` networks) and scaled linearly to ``NETWORKS``: its
@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from benchmarks import support
-from harness.device import seeded_generator
-from harness.networks import Network
-from harness.subjects import OptimizerSubject
-from harness.training import train
+from kinkcheck.harness.core.device import seeded_generator
+from kinkcheck.harness.core.networks import Network
+from kinkcheck.harness.subjects.specs import OptimizerSubject
+from kinkcheck.harness.core.training import train
 
 NETWORKS = support.scaled(1000)
 NAIVE = min(NETWORKS, support.scaled(50))

@@ -15,7 +15,7 @@
 # Environment (all optional):
 #     KINKCHECK_OPTIMIZERS    comma-separated specs, used when no arguments are given
 #     KINKCHECK_ACTIVATION    module:attr of your ReLU (read by the plugin itself)
-#     KINKCHECK_PROFILE       Hypothesis profile (default: ci -- derandomized, reproducible)
+#     KINKCHECK_PROFILE       Hypothesis profile (default: kinkcheck-ci -- derandomized, reproducible)
 #     KINKCHECK_REPORT_MD     Markdown conformance table (default: kinkcheck.md)
 #     KINKCHECK_REPORT_JSON   JSON report with measured figures (default: kinkcheck.json)
 #     KINKCHECK_XFAILS        known-deviations file (lines 'T4::adam=mylib.optim:MyAdam  # reason')
@@ -36,12 +36,12 @@ if [ -z "${KINKCHECK_OPTIMIZERS:-}" ]; then
     exit 2
 fi
 export KINKCHECK_OPTIMIZERS
-KINKCHECK_PROFILE=${KINKCHECK_PROFILE:-ci}
+KINKCHECK_PROFILE=${KINKCHECK_PROFILE:-kinkcheck-ci}
 KINKCHECK_REPORT_MD=${KINKCHECK_REPORT_MD:-kinkcheck.md}
 KINKCHECK_REPORT_JSON=${KINKCHECK_REPORT_JSON:-kinkcheck.json}
 PYTHON=${PYTHON:-python}
 
-set -- --pyargs theorems --hypothesis-profile "$KINKCHECK_PROFILE" \
+set -- --pyargs kinkcheck.theorems --hypothesis-profile "$KINKCHECK_PROFILE" \
     --report-md "$KINKCHECK_REPORT_MD" --report-json "$KINKCHECK_REPORT_JSON"
 if [ -n "${KINKCHECK_XFAILS:-}" ]; then
     set -- "$@" --xfails-file "$KINKCHECK_XFAILS"

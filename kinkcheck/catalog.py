@@ -11,10 +11,12 @@ class Entry:
     title: str
     source: str
     module: str
+    gates: bool = True  # its outcome depends on the optimizer/activation under test
+    suite_level: bool = False  # has parts that are suite-level facts (independent of the subject)
 
     @property
     def implemented(self) -> bool:
-        return find_spec(f"theorems.{self.module}") is not None
+        return find_spec(f"kinkcheck.theorems.{self.module}") is not None
 
 
 CATALOG = [
@@ -43,3 +45,8 @@ CATALOG = [
     Entry("T14", "Non-smooth rates and the capture theorem", "[CUT] Sec 3, eqs. (5)-(6), Prop A.1",
           "test_nonsmooth_rates"),
 ]
+
+
+def lookup(theorem_id: str) -> Entry | None:
+    base = theorem_id.split("(")[0]
+    return next((e for e in CATALOG if e.id == base), None)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kinkcheck import __version__, audit, figures
+from kinkcheck import __version__, figures
+from kinkcheck.harness.audit import command as audit
 from kinkcheck.catalog import CATALOG
 
 
@@ -15,7 +16,7 @@ def cmd_theorems(args) -> int:
     for e in CATALOG:
         status = "implemented" if e.implemented else "planned"
         print(f"{e.id:4} {e.title:{width}}  {status:11}  {e.source}  (theorems/{e.module}.py)")
-    print("\nrun them: pytest --pyargs theorems   (or pytest theorems/ in a checkout)")
+    print("\nrun them: pytest --pyargs kinkcheck.theorems   (or pytest theorems/ in a checkout)")
     return 0
 
 

@@ -143,9 +143,9 @@ def plot_t5_width(report: Report, out: Path, dpi: int) -> Path | None:
     """[GM] Thm 4.2, Cor 4.3: P(non-convergence) >= P(some neuron inactive) = 1 - (1 - p)^H."""
     import torch
 
-    from harness.initializations import inactivity_counts, sample_first_layer
-    from harness.oracles import any_inactive_probability, inactivity_probability, torch_default
-    from harness.stats import clopper_pearson
+    from kinkcheck.harness.core.initializations import inactivity_counts, sample_first_layer
+    from kinkcheck.harness.oracles.inactivity import any_inactive_probability, inactivity_probability, torch_default
+    from kinkcheck.harness.core.stats import clopper_pearson
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7.2, 4.4), layout="constrained")
@@ -203,7 +203,7 @@ def born_dead_table(report: Report) -> dict[int, list[tuple[int, float, float, f
 
 def plot_t6_depth(report: Report, out: Path, dpi: int) -> Path | None:
     """[OR] Thm 1.2, 1.3; [LSSK20]: P(dead layer) -> 1 with depth; the born-dead table."""
-    from harness.oracles import dead_layer_lower_bound
+    from kinkcheck.harness.oracles.inactivity import dead_layer_lower_bound
 
     plt = _plt()
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 5.0), layout="constrained")
@@ -256,7 +256,7 @@ def plot_t6_depth(report: Report, out: Path, dpi: int) -> Path | None:
 # ----------------------------------------------------------------------------- T10
 def plot_t10_ndgm(report: Report, out: Path, dpi: int) -> Path | None:
     """[CUT] eq. (15), Prop B.2: the 2-cycle; eq. (8) and Prop B.11: the lambda paradox."""
-    from harness.oracles_nonsmooth import ndgm_cycle, ndgm_lasso
+    from kinkcheck.harness.oracles.nonsmooth import ndgm_cycle, ndgm_lasso
 
     plt = _plt()
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.4), layout="constrained")
@@ -314,7 +314,7 @@ def plot_t12_rmsprop(report: Report, out: Path, dpi: int) -> Path | None:
     """[CUT] Prop B.5, B.11, Fig. 6: RMSProp (eps = 0) ignores lambda; NDGM's cycle scales with it."""
     import torch
 
-    from harness.oracles_nonsmooth import ndgm_lasso, rmsprop_l1_closed_form
+    from kinkcheck.harness.oracles.nonsmooth import ndgm_lasso, rmsprop_l1_closed_form
 
     plt = _plt()
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.4), layout="constrained")
@@ -373,7 +373,7 @@ def plot_t13_huber(report: Report, out: Path, dpi: int) -> Path | None:
     import torch
     import torch.nn.functional as F
 
-    from harness.oracles_nonsmooth import huber_orbit
+    from kinkcheck.harness.oracles.nonsmooth import huber_orbit
 
     plt = _plt()
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.4), layout="constrained")

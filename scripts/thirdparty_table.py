@@ -4,7 +4,7 @@ and print a Markdown table (package versions, counts per verdict, one row per op
 each real deviation with its counterexample).
 
     pip install pytorch-optimizer lion-pytorch
-    python scripts/thirdparty_table.py [--theorems T3] [--profile selftest] [--out docs/thirdparty.md]
+    python scripts/thirdparty_table.py [--theorems T3] [--profile kinkcheck-selftest] [--out docs/thirdparty.md]
 
 Failures found with the (fast, non-shrinking) profile are re-run alone with the ``ci`` profile,
 so the counterexample printed is Hypothesis's shrunk one. Verdicts: see tests/thirdparty/gate.py.
@@ -51,7 +51,7 @@ def markdown(verdicts: list[gate.Verdict], theorems: list[str], meta: dict) -> s
         f"Versions: pytorch-optimizer {v['pytorch-optimizer']}, lion-pytorch {v['lion-pytorch']}, "
         f"torch {v['torch']}, kinkcheck {v['kinkcheck']}, hypothesis {v['hypothesis']}.",
         "",
-        "Each optimizer is run as `pytest --pyargs theorems.<module> --optimizer FAMILY=module:attr`. FAMILY is "
+        "Each optimizer is run as `pytest --pyargs kinkcheck.theorems.<module> --optimizer FAMILY=module:attr`. FAMILY is "
         "chosen from the constructor: `adam` when it takes lr, a 2-tuple betas, eps and weight_decay (the suite "
         "then passes weight_decay=0 and adam hyperparameters), `sgd` for SGD variants taking weight_decay, "
         "`generic` otherwise (only lr is passed, so the package's own defaults apply). torch.optim classes in "
@@ -96,7 +96,7 @@ def markdown(verdicts: list[gate.Verdict], theorems: list[str], meta: dict) -> s
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--theorems", default="T3", help="comma-separated subset of " + ", ".join(gate.MODULES))
-    ap.add_argument("--profile", default="selftest", help="Hypothesis profile of the sweep (default selftest)")
+    ap.add_argument("--profile", default="kinkcheck-selftest", help="Hypothesis profile of the sweep (default kinkcheck-selftest)")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--workers", type=int, default=0, help="pytest-xdist workers per run (-n)")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per run before it is split")
@@ -117,8 +117,8 @@ def main(argv=None) -> int:
         found = gate.run_all(cands, theorem, batch_size=args.batch_size, profile=args.profile,
                              timeout=args.timeout, workers=args.workers)
         for i, v in enumerate(found):  # shrink every real deviation with the ci profile, alone
-            if v.status == "FAIL" and args.profile != "ci":
-                again = gate.run_batch([v.candidate], theorem, profile="ci", timeout=args.timeout)[0]
+            if v.status == "FAIL" and args.profile != "kinkcheck-ci":
+                again = gate.run_batch([v.candidate], theorem, profile="kinkcheck-ci", timeout=args.timeout)[0]
                 if again.status == "FAIL":
                     found[i] = again
         verdicts += found

@@ -12,8 +12,8 @@ import torch
 from hypothesis import note
 from hypothesis import strategies as st
 
-from harness.device import seeded_generator
-from strategies.networks import seeds
+from kinkcheck.harness.core.device import seeded_generator
+from kinkcheck.strategies.networks import seeds
 
 
 @dataclass

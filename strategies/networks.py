@@ -14,9 +14,9 @@ import torch
 from hypothesis import note
 from hypothesis import strategies as st
 
-from harness.activations import RELU, Activation
-from harness.device import Placement, seeded_generator
-from harness.networks import Network, box_maximum
+from kinkcheck.harness.core.activations import RELU, Activation
+from kinkcheck.harness.core.device import Placement, seeded_generator
+from kinkcheck.harness.core.networks import Network, box_maximum
 
 seeds = st.integers(0, 2**32 - 1)
 

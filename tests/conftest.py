@@ -40,13 +40,13 @@ class SuiteRun:
 def run_suite(pytester, monkeypatch):
     """run_suite("--optimizer", "sgd=tests.broken.x:Y", modules=("test_frozen_coordinates.py",)).
 
-    The ``selftest`` profile is the ``ci`` profile with 10 examples and no shrinking: a mutation
+    The ``kinkcheck-selftest`` profile is the ``kinkcheck-ci`` profile with 10 examples and no shrinking: a mutation
     self-test needs the failure, not the minimal counterexample."""
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.delenv("KINKCHECK_OPTIMIZERS", raising=False)
     monkeypatch.delenv("KINKCHECK_ACTIVATION", raising=False)
 
-    def run(*args: str, modules: tuple[str, ...] = (), profile: str = "selftest") -> SuiteRun:
+    def run(*args: str, modules: tuple[str, ...] = (), profile: str = "kinkcheck-selftest") -> SuiteRun:
         paths = [str(ROOT / "theorems" / m) for m in modules]
         result = pytester.runpytest_subprocess(
             *paths, *args, "-p", "no:cacheprovider", "--hypothesis-profile", profile,

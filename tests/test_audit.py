@@ -6,9 +6,10 @@ import pytest
 import torch
 
 import kinkcheck
-from harness import kinks_jax, kinks_tf
-from harness.kinks import ALL_SPELLINGS, MODES, RELATIVES, SPELLINGS, measure
-from kinkcheck.audit import collect, differences
+from kinkcheck.harness.audit import jax_kinks as kinks_jax
+from kinkcheck.harness.audit import tf_kinks as kinks_tf
+from kinkcheck.harness.audit.kinks import ALL_SPELLINGS, MODES, RELATIVES, SPELLINGS, measure
+from kinkcheck.harness.audit.command import collect, differences
 from kinkcheck.cli import main
 
 CONVENTIONS = Path(kinkcheck.__file__).parent / "conventions"
@@ -133,7 +134,7 @@ def test_torchscript_mode_is_measured_or_skipped_with_a_reason(table):
 
 
 def test_a_spelling_that_does_not_script_is_skipped_not_failed():
-    from harness.kinks import Spelling, measure_one
+    from kinkcheck.harness.audit.kinks import Spelling, measure_one
 
     def not_scriptable(x):  # no annotations and a Python closure over a lambda: TorchScript refuses
         return (lambda t: torch.relu(t))(x)
@@ -149,7 +150,7 @@ def test_position_sweep_reports_every_spelling_stable_on_cpu():
 
 def test_position_sweep_detects_a_position_dependent_derivative():
     """Mutation: a spelling whose backward at 0 depends on the index (tail elements get 1) is reported."""
-    from harness.kinks import Spelling, position_dependence
+    from kinkcheck.harness.audit.kinks import Spelling, position_dependence
 
     class TailBug(torch.autograd.Function):
         @staticmethod

@@ -59,7 +59,7 @@ def _env(repo: Path, **extra: str) -> dict:
 
 def run_gate(repo: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     # only the fast T3 module, no shrinking: the test needs the verdict, not a minimal example
-    env.setdefault("KINKCHECK_PROFILE", "selftest")
+    env.setdefault("KINKCHECK_PROFILE", "kinkcheck-selftest")
     env.setdefault("KINKCHECK_PYTEST_ARGS", "-k frozen_coordinates -p no:cacheprovider -W ignore::DeprecationWarning")
     return subprocess.run(["sh", str(GATE), *args], cwd=repo, env=_env(repo, **env),
                           capture_output=True, text=True, timeout=300)

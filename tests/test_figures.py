@@ -8,12 +8,12 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from harness.report import TestRecord, json_report  # noqa: E402
+from kinkcheck.plugin.report import TestRecord, json_report  # noqa: E402
 from kinkcheck import figures  # noqa: E402
 
 
 def small_report() -> str:
-    """A report in the format the plugin writes (harness.report.json_report), with the figures
+    """A report in the format the plugin writes (kinkcheck.plugin.report.json_report), with the figures
     the plots read: the T6 born-dead table and width-2 depths, T10, T12 and T13 figures."""
     born = {f"born dead w={w} L={L}": f"{f:.3f} [{max(f - 0.03, 0):.3f}, {min(f + 0.03, 1):.3f}]"
             for w in (1, 2) for L, f in ((2, 0.5 / w), (5, 0.9 / w), (10, 0.99 / w))}

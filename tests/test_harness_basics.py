@@ -1,8 +1,8 @@
 """Self-checks of small harness pieces every theorem relies on (no theorem of their own)."""
 import torch
 
-from harness.assertions import assert_bitwise_equal
-from harness.networks import Network, box_maximum, dead_layers_on_box, inactive_on_data, interval_bounds
+from kinkcheck.harness.core.assertions import assert_bitwise_equal
+from kinkcheck.harness.core.networks import Network, box_maximum, dead_layers_on_box, inactive_on_data, interval_bounds
 
 
 def test_bitwise_equality_sees_signed_zeros_only_when_asked():

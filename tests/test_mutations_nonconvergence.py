@@ -4,15 +4,15 @@ from fractions import Fraction
 import pytest
 import torch
 
-from harness.device import placement as make_placement
-from harness.networks import Network
-from harness.oracles import standard_normal, torch_default
-from strategies.initializations import InitCase
+from kinkcheck.harness.core.device import placement as make_placement
+from kinkcheck.harness.core.networks import Network
+from kinkcheck.harness.oracles.inactivity import standard_normal, torch_default
+from kinkcheck.strategies.initializations import InitCase
 from tests.broken import nonconvergence as broken
-from theorems.test_critical_point_risk import check_float_risk
-from theorems.test_local_minima_embedding import check_embedding
-from theorems.test_nonconvergence_depth import check_sign_event_frequencies
-from theorems.test_nonconvergence_width import check_inactivity_frequencies
+from kinkcheck.theorems.test_critical_point_risk import check_float_risk
+from kinkcheck.theorems.test_local_minima_embedding import check_embedding
+from kinkcheck.theorems.test_nonconvergence_depth import check_sign_event_frequencies
+from kinkcheck.theorems.test_nonconvergence_width import check_inactivity_frequencies
 
 PLACEMENT = make_placement()
 F = Fraction

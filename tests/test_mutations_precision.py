@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from harness.kinks_precision import PrecisionCase, differing_fractions, plot_fractions
+from kinkcheck.harness.experiments.relu_precision import PrecisionCase, differing_fractions, plot_fractions
 
 
 @pytest.fixture(scope="module")

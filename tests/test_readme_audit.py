@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness import kinks, kinks_jax, kinks_tf
+from kinkcheck.harness.audit import kinks
+from kinkcheck.harness.audit import jax_kinks as kinks_jax
+from kinkcheck.harness.audit import tf_kinks as kinks_tf
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 pytestmark = pytest.mark.skipif(not torch.__version__.startswith("2.13.0"),

@@ -1,7 +1,7 @@
 """The conformance report: one table under pytest-xdist, JSON and Markdown outputs agree."""
 import json
 
-from harness.report import TestRecord, aggregate, markdown_table, terminal_table
+from kinkcheck.plugin.report import TestRecord, aggregate, markdown_table, terminal_table
 
 ARGS = ("--optimizer", "adam=torch.optim:Adam", "--optimizer", "sgd=tests.broken.optimizers:HiddenDecaySGD")
 

@@ -1,9 +1,9 @@
-"""Self-tests of harness.stats: exactness of the tests, power, sample sizes."""
+"""Self-tests of kinkcheck.harness.core.stats: exactness of the tests, power, sample sizes."""
 import numpy as np
 import pytest
 from scipy.stats import binom
 
-from harness.stats import (assert_at_least, assert_at_most, assert_binomial_consistent, clopper_pearson,
+from kinkcheck.harness.core.stats import (assert_at_least, assert_at_most, assert_binomial_consistent, clopper_pearson,
                            detectable_deviation, power, sample_size_for_power)
 
 

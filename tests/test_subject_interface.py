@@ -3,8 +3,8 @@ import re
 
 import pytest
 
-from harness.subjects import SpecError, builtin_subjects, parse_optimizer_spec, parse_optimizer_specs
-from harness.device import placement
+from kinkcheck.harness.subjects.specs import SpecError, builtin_subjects, parse_optimizer_spec, parse_optimizer_specs
+from kinkcheck.harness.core.device import placement
 
 MODULE = ("test_frozen_coordinates.py",)
 

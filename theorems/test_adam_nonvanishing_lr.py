@@ -9,10 +9,10 @@ import pytest
 from hypothesis import event, given, note, settings
 from hypothesis import strategies as st
 
-from harness.adam_chains import LAWS, ReferenceAdam, SubjectAdam, coupled_run
-from harness.examples import scaled
-from harness.report import figure
-from harness.stats import ALPHA, assert_at_least, assert_at_most
+from kinkcheck.harness.experiments.adam_chains import LAWS, ReferenceAdam, SubjectAdam, coupled_run
+from kinkcheck.harness.core.examples import scaled
+from kinkcheck.harness.core.records import figure
+from kinkcheck.harness.core.stats import ALPHA, assert_at_least, assert_at_most
 
 CHAINS = 2048  # pairs per split step (and independent chains for the spread)
 STEPS = 400

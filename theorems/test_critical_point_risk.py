@@ -12,9 +12,9 @@ import torch
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from harness.examples import scaled
-from harness.networks import Network
-from harness.report import figure
+from kinkcheck.harness.core.examples import scaled
+from kinkcheck.harness.core.networks import Network
+from kinkcheck.harness.core.records import figure
 
 
 def with_intercept(features: torch.Tensor) -> torch.Tensor:

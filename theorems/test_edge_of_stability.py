@@ -14,13 +14,13 @@ import torch.nn.functional as F
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from harness.assertions import assert_bitwise_equal
-from harness.examples import scaled
-from harness.nonsmooth_runs import run_objective
-from harness.oracles_nonsmooth import huber_orbit, representable
-from harness.report import figure
-from harness.sharpness import sharpness
-from strategies.networks import seeds
+from kinkcheck.harness.core.assertions import assert_bitwise_equal
+from kinkcheck.harness.core.examples import scaled
+from kinkcheck.harness.experiments.nonsmooth_runs import run_objective
+from kinkcheck.harness.oracles.nonsmooth import huber_orbit, representable
+from kinkcheck.harness.core.records import figure
+from kinkcheck.harness.core.sharpness import sharpness
+from kinkcheck.strategies.networks import seeds
 
 
 def _problem(placement, kind, seed):

@@ -13,12 +13,12 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from harness.assertions import assert_bitwise_equal
-from harness.examples import scaled
-from harness.nonsmooth_runs import lasso, relu_regression, run_objective
-from harness.oracles_nonsmooth import first_zero, ndgm_cycle, ndgm_lasso
-from harness.report import figure
-from strategies.lasso import ODD, lasso_cases
+from kinkcheck.harness.core.assertions import assert_bitwise_equal
+from kinkcheck.harness.core.examples import scaled
+from kinkcheck.harness.experiments.nonsmooth_runs import lasso, relu_regression, run_objective
+from kinkcheck.harness.oracles.nonsmooth import first_zero, ndgm_cycle, ndgm_lasso
+from kinkcheck.harness.core.records import figure
+from kinkcheck.strategies.lasso import ODD, lasso_cases
 
 
 def _run(subject, placement, case, ridge=Fraction(0), objective=None):

@@ -14,13 +14,13 @@ import torch
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from harness.examples import scaled
-from harness.nonsmooth_runs import lasso, run_objective
-from harness.oracles_nonsmooth import (adam_first_moments, adam_run_formula, momentum_buffers,
+from kinkcheck.harness.core.examples import scaled
+from kinkcheck.harness.experiments.nonsmooth_runs import lasso, run_objective
+from kinkcheck.harness.oracles.nonsmooth import (adam_first_moments, adam_run_formula, momentum_buffers,
                                        representable, sign)
-from harness.report import figure
-from strategies.lasso import floats_beta0
-from strategies.optimizers import hyperparameters
+from kinkcheck.harness.core.records import figure
+from kinkcheck.strategies.lasso import floats_beta0
+from kinkcheck.strategies.optimizers import hyperparameters
 
 lams = st.sampled_from([0.25, 0.5, 1.0, 2.0, 3.0])
 

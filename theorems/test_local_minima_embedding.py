@@ -11,11 +11,11 @@ import torch
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from harness.assertions import assert_all_exactly_zero
-from harness.examples import scaled
-from harness.losses import mse
-from harness.networks import Network
-from harness.report import figure
+from kinkcheck.harness.core.assertions import assert_all_exactly_zero
+from kinkcheck.harness.core.examples import scaled
+from kinkcheck.harness.core.losses import mse
+from kinkcheck.harness.core.networks import Network
+from kinkcheck.harness.core.records import figure
 
 
 def embed_neuron(net: Network, layer: int, bias: float = -1.0) -> Network:

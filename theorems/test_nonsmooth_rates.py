@@ -19,10 +19,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.examples import scaled
-from harness.nonsmooth_runs import run_objective, steps_until_within
-from harness.report import figure
-from strategies.lasso import floats_beta0
+from kinkcheck.harness.core.examples import scaled
+from kinkcheck.harness.experiments.nonsmooth_runs import run_objective, steps_until_within
+from kinkcheck.harness.core.assertions import assert_reached
+from kinkcheck.harness.core.records import figure
+from kinkcheck.strategies.lasso import floats_beta0
 
 EPSILONS = [2.0 ** -j for j in range(2, 7)]
 
@@ -103,7 +104,7 @@ def test_monotone_loss_without_capture(optimizer_subject, placement, data):
     nd = run_objective(optimizer_subject, b0, lambda p: C + LAM * p.abs().sum(),
                        {"lr": lr, "weight_decay": 0.0}, CAPTURE_STEPS, lr_rule=_decay_on_increase)
     tail_losses = nd.losses[-TAIL:]
-    assert all(b <= a for a, b in zip(tail_losses, tail_losses[1:])), "non-vacuity: the loss never became monotone"
+    assert_reached(all(b <= a for a, b in zip(tail_losses, tail_losses[1:])), "the loss never became monotone")
     norms = nd.iterates[-TAIL:].abs().sum(dim=1)
     even, odd = norms[0::2], norms[1::2]
     width = max(float(even.max() - even.min()), float(odd.max() - odd.min()))

@@ -14,19 +14,18 @@ import torch
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
-from harness.activations import smooth_relu
-from harness.assertions import assert_bitwise_equal
-from harness.examples import scaled
-from harness.losses import mse
-from harness.networks import Network
-from harness.nonsmooth_runs import lasso, run_objective
-from harness.oracles_nonsmooth import ndgm_lasso, rmsprop_l1_closed_form
-from harness.report import figure
-from harness.training import train
-from strategies.lasso import eps_free_hyperparameters, floats_beta0
-from strategies.networks import seeds
+from kinkcheck.harness.core.activations import smooth_relu
+from kinkcheck.harness.core.assertions import assert_bitwise_equal
+from kinkcheck.harness.core.examples import scaled
+from kinkcheck.harness.core.losses import mse
+from kinkcheck.harness.core.networks import Network
+from kinkcheck.harness.experiments.nonsmooth_runs import lasso, run_objective
+from kinkcheck.harness.oracles.nonsmooth import ndgm_lasso, rmsprop_l1_closed_form
+from kinkcheck.harness.core.records import figure
+from kinkcheck.harness.core.training import train
+from kinkcheck.strategies.lasso import eps_free_hyperparameters, floats_beta0
+from kinkcheck.strategies.networks import seeds
 
-ADAPTIVE = {"rmsprop", "adam", "adagrad"}
 lams = st.floats(2.0 ** -10, 2.0 ** 10)
 
 
@@ -34,7 +33,7 @@ def _lasso_run(subject, placement, beta0, lam, hp, steps):
     return run_objective(subject, placement.tensor(beta0), lasso(lam), hp, steps)
 
 
-@pytest.mark.theorem("T12", families=ADAPTIVE)
+@pytest.mark.theorem("T12", capability="eps_free")
 @settings(max_examples=scaled(10))
 @given(data=st.data(), beta0=floats_beta0, lam=lams, j=st.integers(-12, 12).filter(bool),
        steps=st.integers(5, 50))
@@ -50,7 +49,7 @@ def test_lambda_invariance_bit_for_bit(optimizer_subject, placement, data, beta0
     figure("steps checked bit for bit", steps, keep="max")
 
 
-@pytest.mark.theorem("T12", families=ADAPTIVE)
+@pytest.mark.theorem("T12", capability="eps_free")
 @settings(max_examples=scaled(8))
 @given(data=st.data(), beta0=floats_beta0, lam=lams, ratio=st.floats(1.01, 100.0), steps=st.integers(5, 50))
 def test_lambda_invariance_other_ratios(optimizer_subject, placement, data, beta0, lam, ratio, steps):
@@ -163,7 +162,7 @@ def _network_case(placement, seed, batch=3):
 SMOOTH = smooth_relu(4.0)  # no exactly-zero gradients: eps = 0 never sees 0/0
 
 
-@pytest.mark.theorem("T12", families=ADAPTIVE)
+@pytest.mark.theorem("T12", capability="eps_free")
 @settings(max_examples=scaled(5))
 @given(data=st.data(), seed=seeds, j=st.integers(-10, 10).filter(bool), steps=st.integers(1, 25))
 def test_scale_invariance_on_networks(optimizer_subject, placement, data, seed, j, steps):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from harness.initializations import sample_first_layer
+from kinkcheck.harness.core.initializations import sample_first_layer
 
 
 def sampler_unsigned_bias(law, networks, hidden, d, *, generator, dtype=torch.float64, device="cpu"):
@@ -43,7 +43,7 @@ def sign_probability_wrong_exponent(width, fan_in):
 
 def embed_active_neuron(net, layer):
     """Bug: the appended neuron gets bias +1 (active everywhere) instead of a negative bias."""
-    from theorems.test_local_minima_embedding import embed_neuron
+    from kinkcheck.theorems.test_local_minima_embedding import embed_neuron
     return embed_neuron(net, layer, bias=1.0)
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULES = {"T3": "theorems.test_frozen_coordinates", "T2": "theorems.test_inactive_neuron_invariance"}
+MODULES = {"T3": "kinkcheck.theorems.test_frozen_coordinates", "T2": "kinkcheck.theorems.test_inactive_neuron_invariance"}
 MAIN_TEST = {"T3": "test_zero_gradient_coordinates_never_move"}
 
 
@@ -145,7 +145,7 @@ def _failure_sections(text: str) -> dict[tuple[str, str], str]:
     return out
 
 
-def run_batch(batch: list[Candidate], theorem: str, *, profile: str = "selftest", timeout: float = 300,
+def run_batch(batch: list[Candidate], theorem: str, *, profile: str = "kinkcheck-selftest", timeout: float = 300,
               workers: int = 0, extra: tuple[str, ...] = ()) -> list[Verdict]:
     """One pytest run of the theorem's module with every candidate of ``batch`` as a subject."""
     with tempfile.TemporaryDirectory() as tmp:

@@ -32,7 +32,7 @@ KNOWN_T3_DEVIATIONS = {"adamp", "alice", "amos", "conda", "dash", "focus", "from
 
 @pytest.fixture(scope="module")
 def t3_verdicts():
-    return gate.run_all(gate.candidates(), "T3", profile="selftest", timeout=300)
+    return gate.run_all(gate.candidates(), "T3", profile="kinkcheck-selftest", timeout=300)
 
 
 def test_every_optimizer_gets_a_verdict(t3_verdicts):

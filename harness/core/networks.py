@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from harness.activations import RELU, Activation
+from kinkcheck.harness.core.activations import RELU, Activation
 
 
 @dataclass

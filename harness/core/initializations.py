@@ -1,8 +1,8 @@
-"""Batched samplers of first-layer parameters for the initialization laws of ``harness.oracles``.
+"""Batched samplers of first-layer parameters for the initialization laws of ``kinkcheck.harness.oracles.inactivity``.
 
 ``sample_first_layer(law, networks, hidden, d, generator)`` -> (W (n, H, d), B (n, H)): i.i.d.
 neurons, vectorised (no Python loop over networks). PyTorch's default and the standard normal
-law go through ``harness.networks.Network.random`` (the sampler the trained networks use), so
+law go through ``kinkcheck.harness.core.networks.Network.random`` (the sampler the trained networks use), so
 T5 checks that sampler against the exact law.
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ import time
 
 import torch
 
-from harness.networks import Network, inactive_on_box
-from harness.oracles import InitLaw
+from kinkcheck.harness.core.networks import Network, inactive_on_box
+from kinkcheck.harness.oracles.inactivity import InitLaw
 
 
 def sample_first_layer(law: InitLaw, networks: int, hidden: int, d: int, *, generator: torch.Generator,

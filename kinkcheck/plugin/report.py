@@ -1,85 +1,22 @@
-"""Per-theorem outcomes and measured figures: collection, terminal table, JSON, Markdown.
+"""The conformance report: per-theorem outcomes aggregated into cells, terminal table, JSON, Markdown.
 
-Inside a property, ``figure(name, value)`` records a measured figure and ``theorem_id()``
-names the theorem being checked (the plugin sets both up per test). Records travel from
-pytest-xdist workers to the controller in ``report.user_properties``, so the table is one
-table under ``-n auto`` too.
+Records travel from pytest-xdist workers to the controller in ``report.user_properties``, so the
+table is one table under ``-n auto`` too.
 """
 from __future__ import annotations
 
-import contextvars
 import json
 import platform
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
-USER_PROPERTY = "kinkcheck"
-SUITE_ROW = "(suite)"
-
-
-@dataclass
-class TestRecord:
-    __test__ = False  # not a pytest test class
-
-    nodeid: str
-    theorem: str
-    subject: str
-    outcome: str = "passed"  # passed | failed | xfail | xpass | out-of-scope | skipped
-    cases: int = 0
-    figures: dict = field(default_factory=dict)
-    reason: str = ""
-
-
-_current: contextvars.ContextVar[TestRecord | None] = contextvars.ContextVar("kinkcheck_record", default=None)
-
-
-def begin(record: TestRecord):
-    return _current.set(record)
-
-
-def end(token) -> None:
-    _current.reset(token)
-
-
-def current() -> TestRecord | None:
-    return _current.get()
-
-
-def theorem_id() -> str:
-    rec = _current.get()
-    return rec.theorem if rec else "?"
-
-
-def figure(name: str, value, keep: str = "last") -> None:
-    """Record a measured figure for the running test (``keep``: last | max | min | sum)."""
-    rec = _current.get()
-    if rec is None:
-        return
-    if isinstance(value, float):
-        value = float(f"{value:.6g}")
-    old = rec.figures.get(name)
-    if old is None or keep == "last":
-        rec.figures[name] = value
-    elif keep == "max":
-        rec.figures[name] = max(old, value)
-    elif keep == "min":
-        rec.figures[name] = min(old, value)
-    elif keep == "sum":
-        rec.figures[name] = old + value
-    else:
-        raise ValueError(f"keep={keep!r}")
-
-
-def count_case() -> None:
-    rec = _current.get()
-    if rec is not None:
-        rec.cases += 1
-
+from kinkcheck.harness.core.records import SUITE_ROW, USER_PROPERTY, TestRecord  # noqa: F401
 
 # --------------------------------------------------------------------------- aggregation
 
-_PRIORITY = ["failed", "xpass", "xfail", "passed", "out-of-scope", "skipped"]
-_SYMBOL = {"passed": "pass", "failed": "FAIL", "xfail": "xfail", "xpass": "XPASS",
+_PRIORITY = ["error", "failed", "xpass", "xfail", "passed", "out-of-scope", "skipped"]
+_SYMBOL = {"passed": "pass", "failed": "FAIL", "error": "ERROR", "xfail": "xfail", "xpass": "XPASS",
            "out-of-scope": "out-of-scope", "skipped": "skip"}
 
 
@@ -118,7 +55,7 @@ def _cell_text(cell: Cell | None) -> str:
     if cell is None:
         return "n/a"
     text = _SYMBOL[cell.outcome]
-    if cell.outcome in ("passed", "failed", "xfail", "xpass"):
+    if cell.outcome in ("passed", "failed", "error", "xfail", "xpass"):
         text += f" {cell.cases}"
         if cell.out_of_scope:
             text += "+oos"
@@ -144,7 +81,8 @@ def terminal_table(records: list[TestRecord], header: str = "") -> str:
         totals[c.outcome] += 1
     lines.append("cells: " + ", ".join(f"{totals[o]} {o}" for o in _PRIORITY if totals[o])
                  + "; numbers are generated cases run; +oos: configurations outside the theorem's "
-                 "hypothesis (decay) were checked and reported out of scope; n/a: does not apply")
+                 "hypothesis (decay) were checked and reported out of scope; n/a: does not apply; ERROR: a bug "
+                 "of the suite, not a verdict on the subject")
     figs = figures_by_theorem(records)
     if figs:
         lines.append("measured figures (range over subjects; --report-json has each):")
@@ -203,3 +141,63 @@ def json_report(records: list[TestRecord], meta: dict) -> str:
         "tests": [asdict(r) for r in sorted(records, key=lambda r: r.nodeid)],
     }
     return json.dumps(payload, indent=1, default=str)
+
+
+# --------------------------------------------------------------------------- the run's summary
+def header(config, state) -> str:
+    """The run header: printed at the start of the run, repeated above the table."""
+    from kinkcheck.plugin import options, profiles
+
+    env = environment()
+    where = state.placement
+    chosen = config.getoption("hypothesis_profile", None)
+    subjects = ", ".join(s.label for s in state.optimizers)
+    lines = [f"kinkcheck {env['kinkcheck']} — torch {env['torch']}, python {env['python']}, "
+             f"device {where.device}, dtype {str(where.dtype).removeprefix('torch.')}, "
+             f"activation {state.activation.name}, hypothesis profile {profiles.effective_name(chosen)}"
+             + (" (gate: subject-dependent theorems only)" if state.gate else ""),
+             f"kinkcheck subjects ({len(state.optimizers)}): {subjects}"]
+    env_vars = options.kinkcheck_environment()
+    if env_vars:
+        lines.append("kinkcheck environment: " + " ".join(f"{k}={v}" for k, v in env_vars.items()))
+    return "\n".join(lines)
+
+
+def not_run_line(state) -> str | None:
+    if not state.gate:
+        return None
+    from kinkcheck import catalog
+
+    ids = [e.id for e in catalog.CATALOG if e.suite_level]
+    return ("not run: independent of the subject (suite-level parts of " + ", ".join(ids)
+            + "); --all-theorems runs them")
+
+
+def write_summary(tr, exitstatus, config, state) -> None:
+    from kinkcheck.plugin import profiles
+
+    records = state.records
+    if not records and not state.expectations:
+        return
+    head = header(config, state)
+    tr.section("kinkcheck conformance")
+    tr.write_line(terminal_table(records, head))
+    if (line := not_run_line(state)) is not None:
+        tr.write_line(line)
+    stale = [f"{t}::{s}" for (t, s) in state.expectations if (t, s) not in state.matched]
+    fixed = sorted({f"{r.theorem}::{r.subject}" for r in records if r.outcome == "xpass"})
+    if stale:
+        tr.write_line("expectations file lists deviations that match no test: " + ", ".join(stale), yellow=True)
+    if fixed:
+        tr.write_line("expected deviations that no longer happen (remove them from the file): "
+                      + ", ".join(fixed), yellow=True)
+    chosen = config.getoption("hypothesis_profile", None)
+    meta = {"exitstatus": int(exitstatus), "header": head,
+            "hypothesis_profile": profiles.effective_name(chosen),
+            "hypothesis_seed": config.getoption("hypothesis_seed", None),
+            "subjects": [s.label for s in state.optimizers], "activation": state.activation.name,
+            "gate": state.gate, "not_run": not_run_line(state)}
+    if config.getoption("--report-json"):
+        Path(config.getoption("--report-json")).write_text(json_report(records, meta))
+    if config.getoption("--report-md"):
+        Path(config.getoption("--report-md")).write_text(markdown_table(records, head))

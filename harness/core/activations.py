@@ -6,6 +6,7 @@ a neuron is *inactive* (its output is constant, its derivative 0).
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -43,8 +44,20 @@ def repu(p: int) -> Activation:
 
 
 def under_test(fn: Callable[[torch.Tensor], torch.Tensor], name: str) -> Activation:
-    """The activation under test, used wherever the theorems say "ReLU"."""
-    return Activation(name, fn)
+    """The activation under test, used wherever the theorems say "ReLU". An exception raised while
+    calling it (eagerly or inside a torch.func transform) is the subject's: a ``SubjectError``."""
+    from kinkcheck.harness.core.outcomes import SubjectError
+
+    @functools.wraps(fn)
+    def guarded(x):
+        try:
+            return fn(x)
+        except SubjectError:
+            raise
+        except Exception as exc:
+            raise SubjectError(f"activation {name} raised {type(exc).__name__}: {exc}") from exc
+
+    return Activation(name, guarded)
 
 
 def smooth_relu(r: float) -> Activation:

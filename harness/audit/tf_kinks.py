@@ -1,6 +1,6 @@
 """The framework audit (T1 (c)) for TensorFlow: derivative of every TF spelling of ReLU at its kink.
 
-Same probes and verdict as ``harness.kinks``, measured with ``tf.GradientTape`` eagerly and inside
+Same probes and verdict as ``kinkcheck.harness.audit.kinks``, measured with ``tf.GradientTape`` eagerly and inside
 ``tf.function``, per dtype. TensorFlow is optional: ``available()`` says why it is not there.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ import os
 
 import torch
 
-from harness.kinks import Measurement, Spelling, failed, from_values, probe_values
+from kinkcheck.harness.audit.kinks import Measurement, Spelling, failed, from_values, probe_values
 
 MODES = ("tf.GradientTape", "tf.function")
 DTYPES = ("float16", "bfloat16", "float32", "float64")

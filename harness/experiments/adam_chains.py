@@ -22,8 +22,8 @@ from typing import Callable
 
 import torch
 
-from harness.subjects import OptimizerSubject, check_finite
-from harness.training import guarded_step
+from kinkcheck.harness.subjects.specs import OptimizerSubject, check_finite
+from kinkcheck.harness.core.training import guarded_step
 
 LAWS = ("gaussian", "exponential", "two-point")
 

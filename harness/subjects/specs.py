@@ -18,56 +18,16 @@ from typing import Any, Callable
 
 import torch
 
-from harness.activations import Activation, under_test
+from kinkcheck.harness.core.activations import Activation, under_test
+from kinkcheck.harness.core.outcomes import SubjectError
+from kinkcheck.harness.subjects.families import FAMILIES, Family, select, valid_families
 
 
 class SpecError(ValueError):
     """A malformed or unloadable subject specification (turned into pytest.UsageError)."""
 
 
-class SubjectError(AssertionError):
-    """The subject raised, or produced a non-finite value, inside a property."""
-
-
-@dataclass(frozen=True)
-class Family:
-    name: str
-    summary: str
-    builtin: str | None  # torch.optim class used for the built-in subject
-    decay_names: tuple[str, ...] = ("weight_decay",)  # hyperparameters that break T2/T3
-    elementwise: bool = True  # update of a coordinate depends on that coordinate's history only
-
-
-FAMILIES: dict[str, Family] = {
-    f.name: f
-    for f in [
-        Family("sgd", "plain gradient descent", "SGD"),
-        Family("momentum", "heavy-ball SGD (momentum, dampening)", "SGD"),
-        Family("nesterov", "SGD with Nesterov momentum", "SGD"),
-        Family("adagrad", "Adagrad", "Adagrad"),
-        Family("rmsprop", "RMSprop (plain and centered)", "RMSprop"),
-        Family("adadelta", "Adadelta", "Adadelta"),
-        Family("adam", "Adam", "Adam"),
-        Family("adamax", "Adamax", "Adamax"),
-        Family("nadam", "NAdam", "NAdam"),
-        Family("amsgrad", "Adam with amsgrad=True", "Adam"),
-        Family("radam", "RAdam", "RAdam"),
-        Family("adamw", "Adam with decoupled weight decay", "AdamW"),
-        Family("asgd", "averaged SGD", "ASGD", decay_names=("weight_decay", "lambd")),
-        Family("rprop", "resilient backpropagation (sign-based)", "Rprop"),
-        Family("lbfgs", "L-BFGS (closure-based, two-loop recursion)", "LBFGS", elementwise=False),
-        Family("adafactor", "Adafactor (factored second moment)", "Adafactor", elementwise=False),
-        Family("muon", "Muon (Newton-Schulz orthogonalised momentum; 2-D parameters)", "Muon",
-               elementwise=False),
-        Family("generic", "family unknown: only lr is passed", None),
-    ]
-}
-
 IMPLEMENTATIONS = ("forloop", "foreach", "fused")
-
-
-def valid_families() -> str:
-    return ", ".join(FAMILIES)
 
 
 @dataclass(frozen=True)
@@ -92,6 +52,15 @@ class OptimizerSubject:
 
     def __str__(self) -> str:
         return self.label
+
+    @property
+    def record(self) -> Family:
+        return FAMILIES[self.family]
+
+    def applies_to(self, marker_kwargs: dict) -> bool:
+        """Whether a theorem marker (``families=``, ``capability=``) covers this subject's family."""
+        return self.family in select(families=marker_kwargs.get("families"),
+                                     capability=marker_kwargs.get("capability"))
 
 
 def load_attr(spec: str, what: str) -> Any:
@@ -161,9 +130,9 @@ def builtin_subjects(device: torch.device, dtype: torch.dtype) -> list[Optimizer
     """Every torch.optim optimizer, in every implementation it offers here, mapped to families."""
     subjects = []
     for fam in FAMILIES.values():
-        if fam.builtin is None:
+        if fam.torch_class is None:
             continue
-        cls = getattr(torch.optim, fam.builtin, None)
+        cls = getattr(torch.optim, fam.torch_class, None)
         if cls is None:  # an older torch without this optimizer
             continue
         impls = [i for i in IMPLEMENTATIONS if _supports(cls, i, device, dtype)]
@@ -172,8 +141,11 @@ def builtin_subjects(device: torch.device, dtype: torch.dtype) -> list[Optimizer
                       "fused": {"fused": True}, "default": {}}[impl]
             label = fam.name if impl == "default" else f"{fam.name}[{impl}]"
             factory = functools.partial(cls, **kwargs) if kwargs else cls
-            subjects.append(OptimizerSubject(fam.name, label, f"torch.optim:{fam.builtin}", factory, True))
+            subjects.append(OptimizerSubject(fam.name, label, f"torch.optim:{fam.torch_class}", factory, True))
     return subjects
+
+
+DECAY_NAMES = tuple(sorted({name for f in FAMILIES.values() for name in f.decay}))
 
 
 def out_of_scope_reason(optimizer) -> str | None:
@@ -183,7 +155,7 @@ def out_of_scope_reason(optimizer) -> str | None:
     (AdamW's weight_decay=0.01, ASGD's lambd=1e-4, a third-party default) are seen too.
     """
     for group in getattr(optimizer, "param_groups", []):
-        for name in ("weight_decay", "lambd"):
+        for name in DECAY_NAMES:
             value = group.get(name, 0)
             if isinstance(value, (int, float)) and value > 0:
                 return f"{name}={value} > 0 moves zero-gradient coordinates (out of scope of the theorem)"

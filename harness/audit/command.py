@@ -19,8 +19,8 @@ import json
 import sys
 from pathlib import Path
 
-from harness import kinks
-from harness.kinks import COMPILE_MODE, DTYPES, MODES, Measurement, stamp
+from kinkcheck.harness.audit import kinks
+from kinkcheck.harness.audit.kinks import COMPILE_MODE, DTYPES, MODES, Measurement, stamp
 
 FIELDS = ("d_pos", "d_neg", "d_up", "d_down", "d_pinf", "d_ninf", "d_nan", "conforming", "side", "positions")
 OPTIONAL = ("jax", "tf")
@@ -28,9 +28,9 @@ OPTIONAL = ("jax", "tf")
 
 def _adapter(name: str):
     if name == "jax":
-        from harness import kinks_jax as mod
+        from kinkcheck.harness.audit import jax_kinks as mod
     else:
-        from harness import kinks_tf as mod
+        from kinkcheck.harness.audit import tf_kinks as mod
     return mod
 
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import torch
 
-from harness.device import Placement
-from harness.networks import Network, inactive_on_data
-from harness.subjects import OptimizerSubject
-from harness.training import train
+from kinkcheck.harness.core.device import Placement
+from kinkcheck.harness.core.networks import Network, inactive_on_data
+from kinkcheck.harness.subjects.specs import OptimizerSubject
+from kinkcheck.harness.core.training import train
 
 
 @dataclass

@@ -45,3 +45,15 @@ def assert_all_exactly_zero(t: torch.Tensor, what: str) -> None:
         idx = nonzero.nonzero()[0].tolist()
         raise AssertionError(f"{what} is not exactly zero at {int(nonzero.sum())} entries, "
                              f"first at {idx}: {t[tuple(idx)].item()!r}")
+
+
+def assert_reached(reached, regime: str) -> None:
+    """Non-vacuity, in one wording: the generated cases reached the regime the theorem is about
+    (a neuron was inactive, the oscillation phase was entered, the subject moved). A property whose
+    cases never get there checks nothing, so it fails rather than passes."""
+    __tracebackhide__ = True
+    if not bool(reached):
+        from kinkcheck.harness.core.records import theorem_id
+
+        raise AssertionError(f"non-vacuity ({theorem_id()}): the generated cases never reached the regime "
+                             f"the theorem is about: {regime}")

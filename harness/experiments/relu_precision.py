@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import torch
 
-from harness.activations import Activation
-from harness.device import seeded_generator
-from harness.losses import mse
-from harness.networks import Network
+from kinkcheck.harness.core.activations import Activation
+from kinkcheck.harness.core.device import seeded_generator
+from kinkcheck.harness.core.losses import mse
+from kinkcheck.harness.core.networks import Network
 
 PRECISION_DTYPES = (torch.float16, torch.float32, torch.float64)
 

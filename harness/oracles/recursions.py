@@ -19,8 +19,9 @@ from typing import Callable
 
 import torch
 
-from harness.subjects import OptimizerSubject
-from harness.training import inject_gradients
+from kinkcheck.harness.subjects.families import FAMILIES
+from kinkcheck.harness.subjects.specs import OptimizerSubject
+from kinkcheck.harness.core.training import inject_gradients
 
 
 class Reference:
@@ -270,15 +271,16 @@ class ASGD(Reference):
         return self.theta * (1 - self.lambd * eta) - eta * g
 
 
-REFERENCES: dict[str, type[Reference]] = {
-    "sgd": SGD, "momentum": SGD, "nesterov": SGD, "adagrad": Adagrad, "rmsprop": RMSprop,
-    "adadelta": Adadelta, "adam": Adam, "amsgrad": Adam, "adamw": AdamW, "adamax": Adamax,
-    "nadam": NAdam, "radam": RAdam, "rprop": Rprop, "asgd": ASGD,
-}
+def reference_class(family: str) -> type[Reference]:
+    """The recursion the family's record names (``Family.reference``)."""
+    name = FAMILIES[family].reference
+    if name is None:
+        raise KeyError(f"family {family!r} has no reference recursion")
+    return globals()[name]
 
 
 def reference_for(family: str, theta0: torch.Tensor, hp: dict) -> Reference:
-    return REFERENCES[family](theta0, **hp)
+    return reference_class(family)(theta0, **hp)
 
 
 def flat(tensors) -> torch.Tensor:

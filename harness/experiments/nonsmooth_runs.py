@@ -2,7 +2,7 @@
 
 Used by T10-T14: the objective is a function ``f(p) -> scalar tensor`` of one parameter vector
 (the toy LASSO ``lam * |p|.sum()``, eq. (3) of [CUT], Huber, quadratics). Every step is guarded
-(``harness.training.guarded_step``): a raising or non-finite subject fails the property with
+(``kinkcheck.harness.core.training.guarded_step``): a raising or non-finite subject fails the property with
 its name. ``zero_at``: steps after which chosen coordinates are set to exactly 0 (the state of
 [CUT] Prop B.3/B.9: parameter at 0 with the optimizer's history intact). ``lr_rule``: called
 with (step, losses) after each step, returns a factor for every param group's lr.
@@ -14,9 +14,9 @@ from typing import Callable
 
 import torch
 
-from harness.report import theorem_id
-from harness.subjects import OptimizerSubject, check_finite
-from harness.training import guarded_step
+from kinkcheck.harness.core.records import theorem_id
+from kinkcheck.harness.subjects.specs import OptimizerSubject, check_finite
+from kinkcheck.harness.core.training import guarded_step
 
 
 @dataclass

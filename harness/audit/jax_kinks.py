@@ -1,6 +1,6 @@
 """The framework audit (T1 (c)) for JAX: derivative of every JAX spelling of ReLU at its kink.
 
-Same probes and verdict as ``harness.kinks`` (+-0, the neighbouring floats, +-inf, NaN; conforming
+Same probes and verdict as ``kinkcheck.harness.audit.kinks`` (+-0, the neighbouring floats, +-inf, NaN; conforming
 when the kink derivative is the flat side's slope 0), measured with ``jax.grad`` (vmapped),
 ``jax.jvp`` and ``jax.jit(jax.grad)``, per dtype (float64 with ``jax.enable_x64``). JAX is optional:
 ``available()`` says why it is not there, and nothing here raises when it is missing.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from harness.kinks import Measurement, Spelling, failed, from_values, probe_values
+from kinkcheck.harness.audit.kinks import Measurement, Spelling, failed, from_values, probe_values
 
 MODES = ("jax.grad", "jax.jit(grad)")  # jax.jvp (in _derivative) gives the same values; left out for time
 DTYPES = ("float16", "bfloat16", "float32", "float64")

@@ -15,11 +15,11 @@ from typing import Callable, Sequence
 
 import torch
 
-from harness.activations import RELU, Activation
-from harness.losses import mse
-from harness.networks import Network
-from harness.report import theorem_id
-from harness.subjects import OptimizerSubject, SubjectError, check_finite
+from kinkcheck.harness.core.activations import RELU, Activation
+from kinkcheck.harness.core.losses import mse
+from kinkcheck.harness.core.networks import Network
+from kinkcheck.harness.core.records import theorem_id
+from kinkcheck.harness.subjects.specs import OptimizerSubject, SubjectError, check_finite
 
 
 @dataclass

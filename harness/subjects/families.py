@@ -1,0 +1,163 @@
+"""One declarative record per optimizer family: every fact the suite uses about a family lives here.
+
+In the spirit of PyTorch's ``OptimizerInfo``: the torch.optim class, the hyperparameters the suite
+draws (under torch.optim's names) with their valid ranges *inside the theorems' hypotheses*, the
+fixed arguments that define the family (``nesterov=True``), the decay hyperparameters that take a
+configuration *outside* T2/T3's hypotheses and the values tried there, whether the family keeps
+per-coordinate state, needs a closure, takes only matrices, is elementwise, which reference
+recursion (``kinkcheck.harness.oracles.recursions``) it must match, and its known limits with
+reasons. Records are data: no Hypothesis here (``kinkcheck.strategies.optimizers`` turns the ranges
+into strategies) and no theorem logic (theorem markers select families by capability).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A hyperparameter drawn from a finite list of values."""
+
+    values: tuple
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A float hyperparameter drawn from [low, high]."""
+
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class Integers:
+    low: int
+    high: int
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A pair hyperparameter (``betas``) whose two entries are drawn independently."""
+
+    first: Choice
+    second: Choice
+
+
+LR = Interval(1e-4, 0.5)
+SMALL_LR = Interval(1e-4, 0.05)
+BETAS = Pair(Choice((0.0, 0.5, 0.9, 0.99)), Choice((0.5, 0.9, 0.99, 0.999)))
+EPS = Choice((1e-8, 1e-6, 1e-3, 0.1))
+DECAYS = (1e-3, 1e-2, 0.1)
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    summary: str
+    torch_class: str | None  # torch.optim class of the built-in subject (None: no built-in)
+    hyperparameters: dict = field(default_factory=dict)  # name -> Choice | Interval | Integers | Pair
+    fixed: dict = field(default_factory=dict)  # arguments that make the family (nesterov=True, ...)
+    decay: tuple[str, ...] = ("weight_decay",)  # hyperparameters that move zero-gradient coordinates
+    stateful: bool = True  # keeps per-coordinate buffers
+    needs_closure: bool = False  # step(closure) re-evaluates the loss
+    matrices_only: bool = False  # takes 2-D parameters only
+    elementwise: bool = True  # a coordinate's update depends on that coordinate's history only
+    reference: str | None = None  # class in kinkcheck.harness.oracles.recursions
+    eps_free: bool = False  # its update is scale invariant when eps = 0 ([CUT] Prop B.5)
+    decays_by_default: bool = False  # torch's default arguments already decay (AdamW 0.01, ASGD lambd 1e-4)
+    limits: tuple[tuple[str, str], ...] = ()  # (what, why) the suite cannot check
+
+    # --- capabilities read by theorem markers
+    @property
+    def takes_any_shape(self) -> bool:
+        """Takes parameters of any shape (the batched 3-D networks of T2/T5/T6, T3's tensors)."""
+        return not self.matrices_only
+
+    @property
+    def takes_weight_decay(self) -> bool:
+        return "weight_decay" in self.decay
+
+    @property
+    def has_reference(self) -> bool:
+        return self.reference is not None
+
+    def draws(self) -> dict:
+        """Hyperparameters to draw inside the theorems' hypotheses, decay excluded."""
+        return dict(self.hyperparameters)
+
+    def in_scope(self) -> dict:
+        """The decay arguments that keep a configuration inside T2/T3's hypotheses."""
+        return {name: 0.0 for name in self.decay}
+
+
+_ADAM = dict(lr=SMALL_LR, betas=BETAS, eps=EPS)
+
+FAMILIES: dict[str, Family] = {f.name: f for f in [
+    Family("sgd", "plain gradient descent", "SGD", dict(lr=LR), stateful=False, reference="SGD"),
+    Family("momentum", "heavy-ball SGD (momentum, dampening)", "SGD",
+           dict(lr=SMALL_LR, momentum=Choice((0.5, 0.9, 0.99)), dampening=Choice((0.0, 0.1, 0.5))),
+           reference="SGD"),
+    Family("nesterov", "SGD with Nesterov momentum", "SGD",
+           dict(lr=SMALL_LR, momentum=Choice((0.5, 0.9, 0.99))), fixed=dict(nesterov=True, dampening=0.0),
+           reference="SGD"),
+    Family("adagrad", "Adagrad", "Adagrad",
+           dict(lr=LR, lr_decay=Choice((0.0, 0.01)), initial_accumulator_value=Choice((0.0, 0.1, 1.0)),
+                eps=Choice((1e-10, 1e-6, 1e-3))), reference="Adagrad", eps_free=True),
+    Family("rmsprop", "RMSprop (plain and centered)", "RMSprop",
+           dict(lr=SMALL_LR, alpha=Choice((0.5, 0.9, 0.99)), eps=EPS, momentum=Choice((0.0, 0.9)),
+                centered=Choice((False, True))), reference="RMSprop", eps_free=True),
+    Family("adadelta", "Adadelta", "Adadelta",
+           dict(lr=Interval(0.1, 1.0), rho=Choice((0.5, 0.9, 0.95)), eps=Choice((1e-6, 1e-3))),
+           reference="Adadelta"),
+    Family("adam", "Adam", "Adam", dict(_ADAM), reference="Adam", eps_free=True),
+    Family("adamax", "Adamax", "Adamax", dict(_ADAM), reference="Adamax"),
+    Family("nadam", "NAdam", "NAdam", {**_ADAM, "momentum_decay": Choice((0.0, 0.004, 0.1))}, reference="NAdam"),
+    Family("amsgrad", "Adam with amsgrad=True", "Adam", dict(_ADAM), fixed=dict(amsgrad=True), reference="Adam"),
+    Family("radam", "RAdam", "RAdam", dict(_ADAM), reference="RAdam"),
+    Family("adamw", "Adam with decoupled weight decay", "AdamW", dict(_ADAM), reference="AdamW",
+           decays_by_default=True),
+    Family("asgd", "averaged SGD", "ASGD",
+           dict(lr=SMALL_LR, alpha=Choice((0.5, 0.75)), t0=Choice((0.0, 5.0, 1e6))),
+           decay=("weight_decay", "lambd"), reference="ASGD", decays_by_default=True),
+    Family("rprop", "resilient backpropagation (sign-based)", "Rprop",
+           dict(lr=SMALL_LR, etas=Choice(((0.5, 1.2), (0.3, 1.5))),
+                step_sizes=Choice(((1e-6, 50.0), (1e-3, 1.0)))), decay=(), reference="Rprop"),
+    Family("lbfgs", "L-BFGS (closure-based, two-loop recursion)", "LBFGS",
+           dict(lr=Choice((0.1, 0.5, 1.0)), max_iter=Integers(1, 4), history_size=Integers(2, 8)),
+           decay=(), stateful=False, needs_closure=True, elementwise=False,
+           limits=(("T4", "no closed-form per-step reference: the two-loop recursion depends on the whole "
+                          "history and line search"),)),
+    Family("adafactor", "Adafactor (factored second moment)", "Adafactor",
+           dict(lr=SMALL_LR, beta2_decay=Choice((-0.8, -0.5))), elementwise=False,
+           limits=(("T4", "no reference recursion yet"),)),
+    Family("muon", "Muon (Newton-Schulz orthogonalised momentum; 2-D parameters)", "Muon",
+           dict(lr=SMALL_LR, momentum=Choice((0.0, 0.5, 0.95)), nesterov=Choice((False, True)),
+                ns_steps=Integers(1, 5)), matrices_only=True, elementwise=False,
+           limits=(("T2/T5/T6", "takes 2-D parameters only; the batched networks are 3-D"),
+                   ("T4", "no reference recursion yet"))),
+    Family("generic", "family unknown: only lr is passed", None, dict(lr=SMALL_LR), decay=(), stateful=False,
+           elementwise=False),
+]}
+
+
+def family(name: str) -> Family:
+    return FAMILIES[name]
+
+
+def valid_families() -> str:
+    return ", ".join(FAMILIES)
+
+
+def select(*, families=None, capability=None) -> set[str]:
+    """Names of the families a theorem marker covers: ``families`` (names) and/or ``capability``
+    (a record attribute, or a tuple of them, that must all be true)."""
+    names = set(FAMILIES) if families is None else set(families)
+    unknown = names - set(FAMILIES)
+    if unknown:
+        raise ValueError(f"unknown families {sorted(unknown)} in a theorem marker")
+    wanted = (capability,) if isinstance(capability, str) else tuple(capability or ())
+    for cap in wanted:
+        if not hasattr(Family, cap):
+            raise ValueError(f"unknown capability {cap!r} in a theorem marker")
+        names = {n for n in names if getattr(FAMILIES[n], cap)}
+    return names

@@ -1,0 +1,137 @@
+"""The kinkcheck pytest plugin: a guest in every pytest run of the environment.
+
+Registered through the ``pytest11`` entry point (so ``pytest --pyargs kinkcheck.theorems`` works
+from any directory once installed) and by the checkout's root ``conftest.py``. Importing it imports
+neither torch nor the harness; subjects are resolved, the Hypothesis profile applied and the table
+printed only in runs that collect kinkcheck theorems (or pass kinkcheck's options). Split by concern:
+``options`` (command line), ``profiles`` (Hypothesis), ``session`` (the lazily built run state),
+``expectations`` (the xfails file), ``outcomes`` (what a test's report means for its cell),
+``report`` (the conformance table).
+"""
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from kinkcheck.plugin import options, profiles, report, session, verdicts
+
+_RECORD = pytest.StashKey[object]()
+_SEEN_THEOREMS = pytest.StashKey[bool]()
+
+
+def pytest_addoption(parser):
+    options.add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    config.addinivalue_line("markers", "theorem(id, families=None, capability=None): the catalogue "
+                                       "result (docs/theorems.md) a kinkcheck test checks")
+    chosen = config.getoption("hypothesis_profile", None)
+    if chosen and chosen.startswith(profiles.PREFIX):
+        profiles.register()  # before Hypothesis's own pytest_configure loads it
+    if options.uses_kinkcheck_options(config):
+        session.build(config)  # a bad spec is a usage error at start-up, not inside a test
+    config.pluginmanager.register(verdicts.Collector(config), "kinkcheck-collector")
+
+
+def pytest_report_header(config):
+    if not (options.uses_kinkcheck_options(config) or session.run_targets_theorems(config)):
+        return None
+    return [report.header(config, session.build(config))]
+
+
+# ----------------------------------------------------------------------------- collection
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    """Theorem modules are imported under kinkcheck's profile (unless the user chose one)."""
+    if not (isinstance(collector, pytest.Module) and session.is_theorem_path(collector.path)):
+        return (yield)
+    collector.config.stash[_SEEN_THEOREMS] = True
+    with profiles.applied(collector.config.getoption("hypothesis_profile", None)):
+        return (yield)
+
+
+def _marker(node):
+    return node.get_closest_marker("theorem")
+
+
+def pytest_generate_tests(metafunc):
+    if "optimizer_subject" not in metafunc.fixturenames:
+        return
+    state = session.build(metafunc.config)
+    marker = _marker(metafunc.definition)
+    subjects = [s for s in state.optimizers if marker is None or s.applies_to(marker.kwargs)]
+    metafunc.parametrize("optimizer_subject", subjects, ids=[s.label for s in subjects])
+
+
+@pytest.fixture(scope="session")
+def placement(request):
+    """Device and default dtype of the run (``--device``, ``--dtype``)."""
+    return session.build(request.config).placement
+
+
+@pytest.fixture(scope="session")
+def activation(request):
+    """The activation under test (``--activation``), as a harness Activation."""
+    return session.build(request.config).activation
+
+
+def pytest_collection_modifyitems(session, config, items):
+    state = _state_if_used(config, items)
+    if state is None:
+        return
+    verdicts.select(config, state, items)
+
+
+def _state_if_used(config, items):
+    if any(_marker(i) is not None for i in items):
+        return session.build(config)
+    return session.get(config)
+
+
+# ----------------------------------------------------------------------------- per test
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    marker = _marker(item)
+    if marker is None:
+        return (yield)
+    record = verdicts.new_record(item, marker)
+    item.stash[_RECORD] = record
+    token = verdicts.records.begin(record)
+    holder = getattr(item.obj, "hypothesis", None)
+    original = getattr(holder, "inner_test", None)
+    if original is not None:
+        @functools.wraps(original)
+        def counted(*args, **kwargs):
+            verdicts.records.count_case()
+            return original(*args, **kwargs)
+
+        holder.inner_test = counted
+    else:
+        record.cases = 1
+    try:
+        return (yield)
+    finally:
+        if original is not None:
+            holder.inner_test = original
+        verdicts.records.end(token)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    rep = yield
+    marker = _marker(item)
+    if marker is not None:
+        verdicts.on_report(item, call, rep, marker, item.stash.get(_RECORD, None))
+    return rep
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if hasattr(config, "workerinput"):
+        return
+    state = session.get(config)
+    if state is None:
+        return
+    report.write_summary(terminalreporter, exitstatus, config, state)

@@ -1,0 +1,156 @@
+"""What a kinkcheck test's outcome means for its cell of the conformance table.
+
+- which tests run: a theorem that covers no subject of the run is deselected (n/a); in a gate run
+  (``--optimizer``/``--activation``) the theorems whose outcome does not depend on the subject are
+  deselected and listed as "not run" (``--all-theorems`` runs them); expected deviations are marked;
+- how a report is read: an ``AssertionError`` (the property, or a subject that raised or went
+  non-finite: ``SubjectError``) is the subject's FAIL; any other exception, a failing setup, or a
+  Hypothesis error about the suite's own strategies is the suite's ERROR; ``OutOfScope`` is the
+  typed out-of-scope outcome with its measured displacement;
+- what a failure shows: the theorem, its title and source, the subject, and a command that
+  reproduces it.
+"""
+from __future__ import annotations
+
+import shlex
+import sys
+
+import pytest
+
+from kinkcheck import catalog
+from kinkcheck.harness.core import records
+from kinkcheck.harness.core.outcomes import HarnessError, OutOfScope
+from kinkcheck.plugin import expectations as expect
+from kinkcheck.plugin import options, session
+
+GATE_TIMEOUT_S = 600.0
+
+
+def subject_of(item) -> str | None:
+    """The table row of a test: its optimizer subject, the activation, or the suite."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "optimizer_subject" in callspec.params:
+        return getattr(callspec.params["optimizer_subject"], "label", None)
+    if "activation" in getattr(item, "fixturenames", ()):
+        return f"activation {session.build(item.config).activation.name}"
+    return records.SUITE_ROW
+
+
+def new_record(item, marker) -> records.TestRecord:
+    return records.TestRecord(item.nodeid, marker.args[0], subject_of(item))
+
+
+def select(config, state, items) -> None:
+    deselected = []
+    for item in items:
+        marker = item.get_closest_marker("theorem")
+        if marker is None:
+            continue
+        subject = subject_of(item)
+        if subject is None or (state.gate and subject == records.SUITE_ROW):
+            deselected.append(item)
+            continue
+        hit = expect.match(state.expectations, marker.args[0], subject)
+        if hit is not None:
+            state.matched.add(hit[0])
+            item.add_marker(pytest.mark.xfail(reason=f"expected deviation: {hit[1]}", strict=False))
+        timeout = config.getoption("--kinkcheck-timeout") or (GATE_TIMEOUT_S if state.gate else None)
+        if timeout and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(timeout))
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        keep = set(map(id, deselected))
+        items[:] = [i for i in items if id(i) not in keep]
+
+
+def _exceptions(exc) -> list[BaseException]:
+    subs = getattr(exc, "exceptions", None)  # an exception group (Hypothesis reports several errors so)
+    if isinstance(subs, (tuple, list)):
+        return [e for sub in subs for e in _exceptions(sub)]
+    return [exc]
+
+
+def is_suite_error(exc) -> bool:
+    """A property fails by an AssertionError (``SubjectError`` included: the subject raised or went
+    non-finite inside a guarded step). Any other exception -- ``HarnessError``, a Hypothesis error
+    about the suite's strategies (Unsatisfiable, FailedHealthCheck, InvalidArgument), a TypeError in
+    the suite's code -- is a bug of the suite."""
+    leaves = _exceptions(exc)
+    if any(isinstance(e, HarnessError) for e in leaves):
+        return True
+    return not any(isinstance(e, (AssertionError, pytest.fail.Exception)) for e in leaves)
+
+
+def on_report(item, call, rep, marker, record) -> None:
+    if call.when not in ("setup", "call") or (call.when == "setup" and rep.passed):
+        return
+    record = record or new_record(item, marker)
+    excinfo = call.excinfo
+    if hasattr(rep, "wasxfail"):
+        record.outcome = "xpass" if rep.passed else "xfail"
+    elif rep.skipped:
+        value = excinfo.value if excinfo is not None else None
+        if isinstance(value, OutOfScope):
+            record.outcome = "out-of-scope"
+            record.reason = value.reason
+            if value.displacement is not None:
+                record.figures["out-of-scope displacement (max)"] = float(f"{value.displacement:.6g}")
+        else:
+            record.outcome = "skipped"
+            record.reason = str(getattr(value, "msg", "") or rep.longrepr)
+    elif rep.failed:
+        suite = call.when == "setup" or (excinfo is not None and is_suite_error(excinfo.value))
+        record.outcome = "error" if suite else "failed"
+        rep.sections.append(("kinkcheck", failure_note(item, marker, record, suite)))
+    else:
+        record.outcome = "passed"
+    rep.user_properties.append((records.USER_PROPERTY, vars(record)))
+
+
+def reproduce_command(item) -> str:
+    config = item.config
+    node = f"{item.path}::{item.nodeid.split('::', 1)[1]}" if "::" in item.nodeid else str(item.path)
+    args = [sys.executable, "-m", "pytest", node, "-p", "no:randomly"]
+    for spec in options.optimizer_specs(config):
+        args += ["--optimizer", spec]
+    for name in ("--activation", "--device", "--dtype", "--xfails-file"):
+        value = config.getoption(name)
+        if value:
+            args += [name, value]
+    if config.getoption("--all-theorems"):
+        args.append("--all-theorems")
+    profile = config.getoption("hypothesis_profile", None)
+    if profile:
+        args += ["--hypothesis-profile", profile]
+    seed = config.getoption("hypothesis_seed", None)
+    if seed is not None:
+        args += ["--hypothesis-seed", str(seed)]
+    return shlex.join(args)
+
+
+def failure_note(item, marker, record, suite: bool) -> str:
+    theorem = marker.args[0]
+    entry = catalog.lookup(theorem)
+    title = f"{entry.title} — {entry.source}" if entry else "(not in the catalogue)"
+    what = ("ERROR of the suite itself (not a verdict on the subject): please report it"
+            if suite else f"FAIL: the subject violates {theorem}")
+    return "\n".join([
+        f"{theorem}: {title}",
+        f"subject: {record.subject}",
+        what,
+        f"reproduce: {reproduce_command(item)}",
+        "(Hypothesis replays the failing example from its database; under a derandomized profile the "
+        "same example is generated again; the @reproduce_failure blob, when printed above, pins it.)",
+    ])
+
+
+class Collector:
+    """Gathers the records of every test report this process sees (the controller's under xdist)."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def pytest_runtest_logreport(self, report):
+        for name, value in getattr(report, "user_properties", ()):
+            if name == records.USER_PROPERTY:
+                session.build(self.config).records.append(records.TestRecord(**value))
