@@ -1,4 +1,5 @@
-"""Exact inactivity on a box ([GM] Setting 3.1; T5/T6's Monte Carlo): ``kinkcheck.harness.core.networks.inactive_on_box``
+"""Exact inactivity on a box ([GM] Setting 3.1; T5/T6's Monte Carlo):
+``kinkcheck.harness.core.networks.inactive_on_box``
 on 10^6 sampled first layers (width 16, 2-D input, box [-1, 1] x [0, 1], float64) at once, vs naive
 per-network loops over a subset, scaled linearly: (a) the same function called on one network at a
 time, (b) plain Python floats, neuron by neuron. The batched result is checked against both.
@@ -94,7 +95,8 @@ def test_naive(benchmark, how):
         support.record_ratio(benchmark, ("inactivity", chunk),
                                  f"inactivity {NETWORKS} layers, {'one call' if chunk is None else 'chunked'} vs {how}",
                                  "network", seconds / NAIVE, None,
-                                 notes=[f"naive timed on {NAIVE} networks and scaled linearly"] if NAIVE < NETWORKS else [])
+                                 notes=([f"naive timed on {NAIVE} networks and scaled linearly"]
+                                        if NAIVE < NETWORKS else []))
     if "inactive" in RESULT:
         expected = RESULT["inactive"][:NAIVE]
         got = torch.stack(out["r"]) if how == "per-network-torch" else torch.tensor(out["r"])

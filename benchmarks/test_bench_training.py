@@ -94,8 +94,10 @@ def test_naive(benchmark, name, d):
         for i in range(NAIVE):
             m = torch.nn.Sequential(torch.nn.Linear(d, WIDTH), torch.nn.ReLU(), torch.nn.Linear(WIDTH, 1)).to(DTYPE)
             with torch.no_grad():
-                m[0].weight.copy_(net0.weights[0][i]); m[0].bias.copy_(net0.biases[0][i])
-                m[2].weight.copy_(net0.weights[1][i]); m[2].bias.copy_(net0.biases[1][i])
+                m[0].weight.copy_(net0.weights[0][i])
+                m[0].bias.copy_(net0.biases[0][i])
+                m[2].weight.copy_(net0.weights[1][i])
+                m[2].bias.copy_(net0.biases[1][i])
             ms.append(m)
         return (ms,), {}
 

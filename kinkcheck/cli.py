@@ -1,4 +1,4 @@
-"""The ``kinkcheck`` command: ``--version``, ``theorems`` (the catalog with status), ``audit``
+"""The ``kinkcheck`` command: ``--version``, ``theorems`` (the theorem catalogue), ``audit``
 (ReLU derivatives at their kinks), ``report`` (figures from a JSON report)."""
 from __future__ import annotations
 
@@ -7,16 +7,13 @@ import sys
 
 from kinkcheck import __version__, figures
 from kinkcheck.harness.audit import command as audit
-from kinkcheck.catalog import CATALOG
+from kinkcheck import catalog
 
 
 def cmd_theorems(args) -> int:
-    width = max(len(e.title) for e in CATALOG)
-    print(f"{'id':4} {'theorem':{width}}  {'status':11}  source")
-    for e in CATALOG:
-        status = "implemented" if e.implemented else "planned"
-        print(f"{e.id:4} {e.title:{width}}  {status:11}  {e.source}  (theorems/{e.module}.py)")
-    print("\nrun them: pytest --pyargs kinkcheck.theorems   (or pytest theorems/ in a checkout)")
+    """Print the catalogue: a table (id, title, gates, precision class, source) or, with --markdown, all of
+    it as Markdown (docs/theorems.md is exactly that output)."""
+    sys.stdout.write(catalog.markdown() if args.markdown else catalog.text())
     return 0
 
 
@@ -24,7 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kinkcheck", description=__doc__)
     parser.add_argument("--version", action="version", version=f"kinkcheck {__version__}")
     sub = parser.add_subparsers(dest="command")
-    p = sub.add_parser("theorems", help="list the theorem catalog and what is implemented")
+    p = sub.add_parser("theorems", help="the theorem catalogue: what each ID claims, its tests, gates, precision")
+    p.add_argument("--markdown", action="store_true",
+                   help=f"print the full catalogue as Markdown ({catalog.REGENERATE})")
     p.set_defaults(func=cmd_theorems)
     audit.add_parser(sub)
     figures.add_parser(sub)  # matplotlib is imported only when `report` runs

@@ -13,7 +13,8 @@ import sympy as sp
 from hypothesis import note
 from hypothesis import strategies as st
 
-from kinkcheck.harness.oracles.inactivity import InitLaw, inactivity_probability, standard_normal, torch_default, uniform
+from kinkcheck.harness.oracles.inactivity import (InitLaw, inactivity_probability, standard_normal, torch_default,
+                                                  uniform)
 
 CORNERS = [Fraction(k, 4) for k in range(-4, 5)]  # -1, -3/4, ..., 1
 BOUNDS = [Fraction(1, 2), Fraction(1), Fraction(2)]

@@ -69,13 +69,15 @@ def test_shipped_pinned_table_matches_this_torch(capsys):
 
 def test_expect_fails_naming_a_flipped_value(tmp_path, capsys):
     pinned = tmp_path / "pinned.json"
-    assert main(["audit", "--dtypes", "float32", "--modes", "eager", "--frameworks", "torch", "--no-positions", "--write-expect", str(pinned)]) == 0
+    assert main(["audit", "--dtypes", "float32", "--modes", "eager", "--frameworks", "torch", "--no-positions",
+                 "--write-expect", str(pinned)]) == 0
     data = json.loads(pinned.read_text())
     row = next(r for r in data["rows"] if r["spelling"] == "relu")
     row["d_pos"] = "1.0"
     pinned.write_text(json.dumps(data))
     capsys.readouterr()
-    assert main(["audit", "--dtypes", "float32", "--modes", "eager", "--frameworks", "torch", "--no-positions", "--expect", str(pinned)]) == 1
+    assert main(["audit", "--dtypes", "float32", "--modes", "eager", "--frameworks", "torch", "--no-positions",
+                 "--expect", str(pinned)]) == 1
     out = capsys.readouterr().out
     assert "DIFF relu [float32, eager]: d_pos pinned '1.0', measured '0.0'" in out
 

@@ -23,4 +23,5 @@ def test_benchmarks_run_in_smoke_mode(pytester, monkeypatch):
     assert "ratios measured in this run" in text and "smoke mode" in text
     for what in ("training sgd", "inactivity", "injection adam", "adam chains (reference)"):
         assert what in text, f"no ratio row for {what!r}"
-    assert elapsed < 120, f"smoke mode took {elapsed:.1f} s (a hang guard: ~5 s unloaded, 20 s budget; CI shares 2 cores)"
+    assert elapsed < 120, (f"smoke mode took {elapsed:.1f} s (a hang guard: ~5 s unloaded, 20 s budget; "
+                           "CI shares 2 cores)")

@@ -84,7 +84,8 @@ def test_gate_rejects_hidden_weight_decay_naming_T3(user_repo):
     assert r.returncode not in (0, 2, 4), r.stdout + r.stderr  # a theorem failure, not a usage error
     assert failed_cells(user_repo) == {("T3", "adam=theirpkg.optim:TheirLeakyAdam")}
     assert "FAILED" in r.stdout and "test_zero_gradient_coordinates_never_move" in r.stdout
-    assert "Falsifying example" in r.stdout or "Failing test case" in r.stdout  # the counterexample, as Hypothesis words it
+    # the counterexample, as Hypothesis words it
+    assert "Falsifying example" in r.stdout or "Failing test case" in r.stdout
 
 
 def test_gate_without_optimizer_is_a_usage_error(user_repo):

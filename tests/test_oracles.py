@@ -1,11 +1,12 @@
-"""Self-tests of kinkcheck.harness.oracles.inactivity: anchors, an independent sympy integration, and mpmath quadrature."""
+"""Self-tests of kinkcheck.harness.oracles.inactivity: anchors, an independent sympy integration, and mpmath
+quadrature."""
 from scipy.integrate import dblquad, nquad
 from scipy.stats import norm
 import pytest
 import sympy as sp
 
-from kinkcheck.harness.oracles.inactivity import (dead_layer_lower_bound, inactivity_probability, sign_event_probability,
-                             standard_normal, torch_default, uniform)
+from kinkcheck.harness.oracles.inactivity import (dead_layer_lower_bound, inactivity_probability,
+                                                  sign_event_probability, standard_normal, torch_default, uniform)
 
 
 @pytest.mark.parametrize("law", [standard_normal(), torch_default(1)], ids=str)

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from kinkcheck.harness.core.examples import scaled
 from kinkcheck.harness.core.initializations import inactivity_counts, sample_first_layer
 from kinkcheck.harness.core.networks import Network, inactive_on_box
-from kinkcheck.harness.oracles.inactivity import any_inactive_probability, convergence_bound, inactivity_probability, torch_default
+from kinkcheck.harness.oracles.inactivity import (any_inactive_probability, convergence_bound, inactivity_probability,
+                                                  torch_default)
 from kinkcheck.harness.core.assertions import assert_reached
 from kinkcheck.harness.core.records import figure
 from kinkcheck.harness.core.stats import ALPHA, assert_at_most, assert_binomial_consistent, detectable_deviation

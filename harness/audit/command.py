@@ -39,7 +39,8 @@ def add_parser(subparsers) -> None:
                               description=__doc__)
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto (cpu, and cuda when present; default)")
     p.add_argument("--dtypes", default=",".join(DTYPES), help="comma-separated (default: all four)")
-    p.add_argument("--modes", default=",".join(MODES), help=f"torch modes, comma-separated subset of {', '.join(MODES)}")
+    p.add_argument("--modes", default=",".join(MODES),
+                   help=f"torch modes, comma-separated subset of {', '.join(MODES)}")
     p.add_argument("--frameworks", default="torch,jax,tf",
                    help="comma-separated subset of torch, jax, tf (default: all; missing ones are skipped)")
     p.add_argument("--compile", action="store_true", help="also measure under torch.compile (slow)")

@@ -14,10 +14,10 @@ import functools
 
 import pytest
 
-from kinkcheck.plugin import options, profiles, report, session, verdicts
+from kinkcheck.plugin import options, profiles, report, verdicts
+from kinkcheck.plugin import session as kinkcheck_session
 
 _RECORD = pytest.StashKey[object]()
-_SEEN_THEOREMS = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser):
@@ -32,23 +32,30 @@ def pytest_configure(config):
     if chosen and chosen.startswith(profiles.PREFIX):
         profiles.register()  # before Hypothesis's own pytest_configure loads it
     if options.uses_kinkcheck_options(config):
-        session.build(config)  # a bad spec is a usage error at start-up, not inside a test
+        kinkcheck_session.build(config)  # a bad spec is a usage error at start-up, not inside a test
     config.pluginmanager.register(verdicts.Collector(config), "kinkcheck-collector")
 
 
-def pytest_report_header(config):
-    if not (options.uses_kinkcheck_options(config) or session.run_targets_theorems(config)):
-        return None
-    return [report.header(config, session.build(config))]
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session):
+    """The run header (subjects, activation, device, dtype, profile, KINKCHECK_* variables) at the
+    start of a run that uses kinkcheck, at every verbosity (the controller's under xdist)."""
+    config = session.config
+    if hasattr(config, "workerinput"):
+        return
+    if not (options.uses_kinkcheck_options(config) or kinkcheck_session.run_targets_theorems(config)):
+        return
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    if tr is not None:
+        tr.write_line(report.header(config, kinkcheck_session.build(config)))
 
 
 # ----------------------------------------------------------------------------- collection
 @pytest.hookimpl(wrapper=True)
 def pytest_make_collect_report(collector):
     """Theorem modules are imported under kinkcheck's profile (unless the user chose one)."""
-    if not (isinstance(collector, pytest.Module) and session.is_theorem_path(collector.path)):
+    if not (isinstance(collector, pytest.Module) and kinkcheck_session.is_theorem_path(collector.path)):
         return (yield)
-    collector.config.stash[_SEEN_THEOREMS] = True
     with profiles.applied(collector.config.getoption("hypothesis_profile", None)):
         return (yield)
 
@@ -60,7 +67,7 @@ def _marker(node):
 def pytest_generate_tests(metafunc):
     if "optimizer_subject" not in metafunc.fixturenames:
         return
-    state = session.build(metafunc.config)
+    state = kinkcheck_session.build(metafunc.config)
     marker = _marker(metafunc.definition)
     subjects = [s for s in state.optimizers if marker is None or s.applies_to(marker.kwargs)]
     metafunc.parametrize("optimizer_subject", subjects, ids=[s.label for s in subjects])
@@ -69,13 +76,13 @@ def pytest_generate_tests(metafunc):
 @pytest.fixture(scope="session")
 def placement(request):
     """Device and default dtype of the run (``--device``, ``--dtype``)."""
-    return session.build(request.config).placement
+    return kinkcheck_session.build(request.config).placement
 
 
 @pytest.fixture(scope="session")
 def activation(request):
     """The activation under test (``--activation``), as a harness Activation."""
-    return session.build(request.config).activation
+    return kinkcheck_session.build(request.config).activation
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -87,8 +94,8 @@ def pytest_collection_modifyitems(session, config, items):
 
 def _state_if_used(config, items):
     if any(_marker(i) is not None for i in items):
-        return session.build(config)
-    return session.get(config)
+        return kinkcheck_session.build(config)
+    return kinkcheck_session.get(config)
 
 
 # ----------------------------------------------------------------------------- per test
@@ -112,7 +119,8 @@ def pytest_runtest_call(item):
     else:
         record.cases = 1
     try:
-        return (yield)
+        with verdicts.time_limit(item, record.subject, record.theorem):
+            return (yield)
     finally:
         if original is not None:
             holder.inner_test = original
@@ -131,7 +139,7 @@ def pytest_runtest_makereport(item, call):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if hasattr(config, "workerinput"):
         return
-    state = session.get(config)
+    state = kinkcheck_session.get(config)
     if state is None:
         return
     report.write_summary(terminalreporter, exitstatus, config, state)

@@ -164,13 +164,21 @@ def header(config, state) -> str:
 
 
 def not_run_line(state) -> str | None:
+    """The theorems a gate did not run because their outcome does not depend on the subject: the
+    ones it deselected (serial run), else (xdist: workers collect) the catalogue's suite-level
+    theorems among those that ran."""
     if not state.gate:
         return None
     from kinkcheck import catalog
 
-    ids = [e.id for e in catalog.CATALOG if e.suite_level]
-    return ("not run: independent of the subject (suite-level parts of " + ", ".join(ids)
-            + "); --all-theorems runs them")
+    ids = set(state.not_run)
+    if not ids:
+        ran = {r.theorem.split("(")[0] for r in state.records}
+        ids = {e.id for e in catalog.CATALOG if e.suite_level and e.id in ran}
+    if not ids:
+        return None
+    return ("not run: independent of the subject (suite-level parts of "
+            + ", ".join(sorted(ids, key=_theorem_order)) + "); --all-theorems runs them")
 
 
 def write_summary(tr, exitstatus, config, state) -> None:

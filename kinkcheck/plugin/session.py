@@ -64,6 +64,7 @@ class RunState:
     expectations: dict
     records: list = field(default_factory=list)
     matched: set = field(default_factory=set)
+    not_run: set = field(default_factory=set)  # theorems whose suite-level tests a gate deselected
 
 
 def _worker_threads(config) -> int | None:

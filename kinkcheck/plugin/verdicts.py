@@ -12,8 +12,11 @@
 """
 from __future__ import annotations
 
+import contextlib
 import shlex
+import signal
 import sys
+import threading
 
 import pytest
 
@@ -24,6 +27,41 @@ from kinkcheck.plugin import expectations as expect
 from kinkcheck.plugin import options, session
 
 GATE_TIMEOUT_S = 600.0
+TIMEOUT = pytest.StashKey[float]()
+
+
+class SubjectTimeout(BaseException):
+    """A test of a kinkcheck theorem ran past ``--kinkcheck-timeout``: a hanging subject.
+
+    A BaseException on purpose: Hypothesis retries (to shrink) any Exception a test raises, and a
+    retried hanging subject hangs again -- measured with pytest-timeout's signal method, whose
+    ``Failed`` Hypothesis catches: a 5 s timeout was still hanging at 60 s. Hypothesis lets other
+    BaseExceptions through at once, and pytest reports this one as the test's failure."""
+
+
+@contextlib.contextmanager
+def time_limit(item, subject: str, theorem: str):
+    """Arm SIGALRM for the item's timeout (main thread, POSIX); elsewhere fall back to
+    pytest-timeout's thread method when it is installed, else no limit."""
+    seconds = item.stash.get(TIMEOUT, None)
+    usable = seconds and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        if seconds and item.config.pluginmanager.hasplugin("timeout"):
+            item.add_marker(pytest.mark.timeout(seconds, method="thread"))
+        yield
+        return
+
+    def expire(signum, frame):
+        raise SubjectTimeout(f"{theorem}: the test with subject {subject} ran past --kinkcheck-timeout "
+                             f"{seconds:g} s (a hanging subject): {item.nodeid}")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def subject_of(item) -> str | None:
@@ -49,14 +87,16 @@ def select(config, state, items) -> None:
         subject = subject_of(item)
         if subject is None or (state.gate and subject == records.SUITE_ROW):
             deselected.append(item)
+            if subject is not None:
+                state.not_run.add(marker.args[0])
             continue
         hit = expect.match(state.expectations, marker.args[0], subject)
         if hit is not None:
             state.matched.add(hit[0])
             item.add_marker(pytest.mark.xfail(reason=f"expected deviation: {hit[1]}", strict=False))
         timeout = config.getoption("--kinkcheck-timeout") or (GATE_TIMEOUT_S if state.gate else None)
-        if timeout and item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(timeout))
+        if timeout:
+            item.stash[TIMEOUT] = float(timeout)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         keep = set(map(id, deselected))
@@ -78,7 +118,7 @@ def is_suite_error(exc) -> bool:
     leaves = _exceptions(exc)
     if any(isinstance(e, HarnessError) for e in leaves):
         return True
-    return not any(isinstance(e, (AssertionError, pytest.fail.Exception)) for e in leaves)
+    return not any(isinstance(e, (AssertionError, pytest.fail.Exception, SubjectTimeout)) for e in leaves)
 
 
 def on_report(item, call, rep, marker, record) -> None:
