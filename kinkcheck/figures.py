@@ -37,8 +37,13 @@ OUTCOME_COLOURS = {"passed": "#4caf50", "failed": "#e53935", "xfail": "#ffb300",
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("report", help="plot the measured figures of a JSON report against the theory",
                               description=__doc__, formatter_class=_raw())
-    p.add_argument("--json", required=True, metavar="PATH", help="report written by pytest --report-json")
-    p.add_argument("--out", required=True, metavar="DIR", help="directory for the PNGs (created)")
+    p.add_argument("--json", metavar="PATH", help="report written by pytest --report-json")
+    p.add_argument("--out", metavar="DIR", help="directory for the PNGs (created)")
+    p.add_argument("--merge", nargs="+", metavar="SHARD.json",
+                   help="merge the JSON reports of disjoint shards of one run into one conformance table "
+                        "(printed; --json-out/--md-out write it); no plots")
+    p.add_argument("--json-out", metavar="PATH", help="with --merge: write the merged JSON report")
+    p.add_argument("--md-out", metavar="PATH", help="with --merge: write the merged Markdown table")
     p.add_argument("--only", default=None, metavar="NAMES",
                    help="comma-separated subset of: " + ", ".join(PLOTS))
     p.add_argument("--dpi", type=int, default=110)
@@ -449,6 +454,13 @@ def write_all(report: Report, out, *, only=None, dpi: int = 110) -> list[Path]:
 
 
 def run(args) -> int:
+    if args.merge:
+        from kinkcheck.merge import run as merge
+
+        return merge(args)
+    if not (args.json and args.out):
+        print("kinkcheck report: give --json PATH --out DIR (plots) or --merge SHARD.json ...", file=sys.stderr)
+        return 2
     try:
         import matplotlib  # noqa: F401
     except ImportError:

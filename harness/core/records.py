@@ -24,6 +24,7 @@ class TestRecord:
     cases: int = 0
     figures: dict = field(default_factory=dict)
     reason: str = ""
+    seconds: float = 0.0  # wall time of the test's call phase
 
 
 _current: contextvars.ContextVar[TestRecord | None] = contextvars.ContextVar("kinkcheck_record", default=None)

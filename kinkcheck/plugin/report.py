@@ -83,6 +83,8 @@ def terminal_table(records: list[TestRecord], header: str = "") -> str:
                  + "; numbers are generated cases run; +oos: configurations outside the theorem's "
                  "hypothesis (decay) were checked and reported out of scope; n/a: does not apply; ERROR: a bug "
                  "of the suite, not a verdict on the subject")
+    lines.append("wall time per theorem (s, summed over its tests): " + ", ".join(
+        f"{t} {s:.1f}" for t, s in seconds_by_theorem(records)))
     figs = figures_by_theorem(records)
     if figs:
         lines.append("measured figures (range over subjects; --report-json has each):")
@@ -93,6 +95,13 @@ def terminal_table(records: list[TestRecord], header: str = "") -> str:
             for name, values in by_name.items():
                 lines.append(f"  {theorem} {name}: {_value_range(values)}")
     return "\n".join(lines)
+
+
+def seconds_by_theorem(records: list[TestRecord]) -> list[tuple[str, float]]:
+    totals: dict[str, float] = defaultdict(float)
+    for r in records:
+        totals[r.theorem] += r.seconds
+    return [(t, totals[t]) for t in sorted(totals, key=_theorem_order)]
 
 
 def _value_range(values: list) -> str:
@@ -131,6 +140,25 @@ def environment() -> dict:
     from kinkcheck import __version__
 
     return {"kinkcheck": __version__, "torch": torch.__version__, "python": platform.python_version()}
+
+
+def merge(payloads: list[dict]) -> tuple[list[TestRecord], dict]:
+    """The records and meta of several JSON reports of disjoint shards of one run (pytest-split
+    groups, CI matrix jobs): the cells re-aggregated from every shard's tests."""
+    records, seen = [], {}
+    for k, payload in enumerate(payloads):
+        for test in payload.get("tests", []):
+            if test["nodeid"] in seen:
+                raise ValueError(f"test {test['nodeid']} is in shard {seen[test['nodeid']] + 1} and in shard {k + 1}: "
+                                 "shards of one run must be disjoint")
+            seen[test["nodeid"]] = k
+            records.append(TestRecord(**test))
+    metas = [p.get("meta", {}) for p in payloads]
+    meta = dict(metas[0]) if metas else {}
+    meta["shards"] = len(payloads)
+    meta["exitstatus"] = max((int(m.get("exitstatus", 0)) for m in metas), default=0)
+    meta["subjects"] = sorted({s for m in metas for s in m.get("subjects", [])})
+    return records, meta
 
 
 def json_report(records: list[TestRecord], meta: dict) -> str:

@@ -125,6 +125,7 @@ def on_report(item, call, rep, marker, record) -> None:
     if call.when not in ("setup", "call") or (call.when == "setup" and rep.passed):
         return
     record = record or new_record(item, marker)
+    record.seconds = round(float(getattr(rep, "duration", 0.0) or 0.0), 3)
     excinfo = call.excinfo
     if hasattr(rep, "wasxfail"):
         record.outcome = "xpass" if rep.passed else "xfail"

@@ -1,0 +1,25 @@
+"""``kinkcheck report --merge``: one conformance table from the JSON reports of the shards of a run
+(``pytest ... --splits N --group i --report-json shard-i.json`` on N CI runners)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from kinkcheck.plugin import report
+
+
+def run(args) -> int:
+    try:
+        payloads = [json.loads(Path(p).read_text()) for p in args.merge]
+        records, meta = report.merge(payloads)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        print(f"kinkcheck report --merge: {exc}", file=sys.stderr)
+        return 2
+    header = f"{meta.get('header', 'kinkcheck')} — merged from {meta['shards']} shards"
+    print(report.terminal_table(records, header))
+    if args.json_out:
+        Path(args.json_out).write_text(report.json_report(records, meta))
+    if args.md_out:
+        Path(args.md_out).write_text(report.markdown_table(records, header))
+    return int(meta["exitstatus"] != 0)
