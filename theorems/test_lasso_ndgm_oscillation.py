@@ -13,10 +13,10 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from kinkcheck.harness.core.assertions import assert_bitwise_equal
+from kinkcheck.harness.core.assertions import assert_bitwise_equal, assert_reached
 from kinkcheck.harness.core.examples import scaled
 from kinkcheck.harness.experiments.nonsmooth_runs import lasso, relu_regression, run_objective
-from kinkcheck.harness.oracles.nonsmooth import first_zero, ndgm_cycle, ndgm_lasso
+from kinkcheck.harness.oracles.nonsmooth import first_zero, ndgm_cycle, ndgm_lasso, ridge_cycle
 from kinkcheck.harness.core.records import figure
 from kinkcheck.strategies.lasso import ODD, lasso_cases
 
@@ -127,7 +127,9 @@ def test_ridge_variant(optimizer_subject, placement, case, ridge_exp, ridge_odd)
     """[CUT] Eq. 3 with the ridge term: b_{k+1} = (1 - 2 alpha lam_2) b_k - alpha lam_1 sign b_k.
     Compared with the Fraction recursion to 64 ulps of the largest coordinate (the map is a
     contraction with factor q = 1 - 2 alpha lam_2 < 1 between sign changes, so per-step roundings
-    do not amplify), up to the first near-tie; the orbit approaches the 2-cycle +-s/(1+q), never 0."""
+    do not amplify), up to the first near-tie; never 0; and the limit: on the band |b| < s/q the
+    signs alternate and the distance to the 2-cycle +-s/(1+q) contracts by exactly q per step
+    (Fraction), the float run by q up to its roundings (bound derived in the body)."""
     ridge = Fraction(ridge_odd, 2 ** ridge_exp) / case.alpha / 8  # 2 alpha lam_2 = odd/2^(e+2) < 1
     q = 1 - 2 * case.alpha * ridge
     assert 0 < q < 1
@@ -147,6 +149,34 @@ def test_ridge_variant(optimizer_subject, placement, case, ridge_exp, ridge_odd)
         compared += 1
     assert compared > 0
     assert bool((run.iterates != 0).all()), "ridge NDGM hit 0 (non-sparse: a multiple is impossible here)"
+    # the limit: on the band |b| < s/q signs alternate and b_{k+1} + sign(b_k) c = q (b_k - sign(b_k) c),
+    # c = s/(1+q) (ridge_cycle): exactly in Fraction; the float run contracts towards +-c up to its
+    # roundings, <= 8 u scale per step (5 roundings: 2 p ridge, the sum, lr * g, the update), summed
+    # geometrically: D_N <= q^(N-K) D_K + 8 u scale / (1 - q)
+    c = ridge_cycle(case.s, q)
+    u = 2.0 ** -53
+    entered = 0
+    for i in range(len(case.beta0)):
+        col = [row[i] for row in exact]
+        K = next((k for k, b in enumerate(col) if abs(b) < case.s / q), None)
+        if K is None or K >= case.steps:
+            continue
+        entered += 1
+        for k in range(K, case.steps):
+            sg = 1 if col[k] > 0 else -1
+            # b_{k+1} + sg c = q b_k - sg (s - c) = q (b_k - sg c), as s - c = q c
+            assert col[k + 1] * sg < 0 and col[k + 1] + sg * c == q * (col[k] - sg * c), (
+                    f"T10 (eq. (3), ridge): exact orbit coordinate {i} at step {k} does not contract to +-s/(1+q)")
+        got = run.iterates[:, i].tolist()
+        Kf = next((k for k, b in enumerate(got) if abs(b) < float(case.s / q) * (1 - 2 ** -40)), None)
+        assert Kf is not None and Kf <= K + 1, f"T10 (ridge): {optimizer_subject} coordinate {i} never entered the band"
+        D = [abs(abs(b) - float(c)) for b in got]
+        bound = float(q) ** (case.steps - Kf) * D[Kf] + 8 * u * float(scale) / (1 - float(q))
+        assert D[-1] <= bound, (f"T10 (eq. (3), ridge): {optimizer_subject} coordinate {i}: distance to the limit "
+                                f"+-s/(1+q) = +-{float(c):.6g} is {D[-1]:.3g} > {bound:.3g} "
+                                f"after {case.steps - Kf} band steps")
+        figure("ridge: final distance to +-s/(1+q), / s", D[-1] / float(case.s), keep="max")
+    assert_reached(entered > 0, "a coordinate in the band |b| < s/q where the ridge orbit alternates (T10 ridge)")
     figure("ridge: cycle amplitude s/(1+q) / s", float(1 / (1 + q)), keep="min")
 
 

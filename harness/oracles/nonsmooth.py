@@ -13,7 +13,10 @@ never by calling torch.optim.
 """
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import Sequence
 
 import mpmath
@@ -112,3 +115,149 @@ def representable(x: Fraction) -> bool:
     while num % 2 == 0:
         num //= 2
     return num.bit_length() <= 53 and Fraction(float(x)) == x
+
+
+# --- RMSProp on l1 in exact arithmetic, certified (Prop B.4 at paper-scale horizons) -------------
+#
+# With eps = 0 and v_0 = 0 the step of [CUT] eq. (25) is a_k = alpha / sqrt(1 - rho^{k+1}) whatever
+# lam and whatever the coordinate, so the exact orbit is b_k = b_0 - sum_{j<k} sign(b_j) a_j: an
+# integer combination of the a_j fixed by the sign pattern (eq. (26)). The a_j are irrational, so
+# the orbit is represented by rigorous integer intervals at scale 2^prec (lo <= 2^prec b <= hi):
+# a_j's bounds come from mpmath's interval arithmetic, the sums are exact integer arithmetic, and
+# a sign is "certified" when the interval excludes 0. A coordinate whose interval contains 0 is
+# recomputed at twice the precision (up to ``max_prec``); still undecided -> ExactTieUndecided.
+
+
+class ExactTieUndecided(ArithmeticError):
+    """The exact RMSProp orbit came within 2^-max_prec of 0: its sign is not certified."""
+
+
+def _scaled_floor(raw, prec: int) -> int:
+    """floor(2^prec x) for x given as a raw mpmath mpf tuple (sign, mantissa, exponent, bits), exactly
+    (integer shifts of the mantissa)."""
+    sign, man, exp, _ = raw
+    man = -man if sign else man
+    if man == 0:
+        return 0
+    shift = exp + prec
+    return man << shift if shift >= 0 else man >> -shift  # >> floors negative mantissas too
+
+
+@lru_cache(maxsize=64)
+def rmsprop_l1_step_bounds(alpha: float, rho: float, steps: int, prec: int) -> tuple[tuple[int, int], ...]:
+    """((lo_k, hi_k) for k < steps) with lo_k <= 2^prec alpha / sqrt(1 - rho^{k+1}) <= hi_k, rigorous
+    (mpmath.iv at prec + 32 bits; alpha, rho taken exactly from their float values)."""
+    iv = mpmath.iv
+    old = iv.prec
+    iv.prec = prec + 32
+    try:
+        a, r = iv.mpf(alpha), iv.mpf(rho)
+        power, out = r, []
+        for _ in range(steps):
+            x = a / iv.sqrt(1 - power)
+            lo_raw, hi_raw = x._mpi_
+            out.append((_scaled_floor(lo_raw, prec), -_scaled_floor(mpmath.libmp.mpf_neg(hi_raw), prec)))
+            power = power * r
+    finally:
+        iv.prec = old
+    return tuple(out)
+
+
+@dataclass
+class CertifiedOrbit:
+    """b_0..b_steps of one coordinate: lo[k] <= 2^prec b_k <= hi[k]; signs[k] its certified sign
+    (the driving sign pattern when the orbit was computed under a given one)."""
+    prec: int
+    lo: list[int]
+    hi: list[int]
+    signs: list[int]
+
+    def bounds(self, k: int) -> tuple[Fraction, Fraction]:
+        return Fraction(self.lo[k], 2 ** self.prec), Fraction(self.hi[k], 2 ** self.prec)
+
+    def abs_upper(self, k: int) -> Fraction:
+        return Fraction(max(abs(self.lo[k]), abs(self.hi[k])), 2 ** self.prec)
+
+    def abs_lower(self, k: int) -> Fraction:
+        """A lower bound of |b_k| (0 when the interval contains 0)."""
+        if self.lo[k] > 0 or self.hi[k] < 0:
+            return Fraction(min(abs(self.lo[k]), abs(self.hi[k])), 2 ** self.prec)
+        return Fraction(0)
+
+
+def _orbit_at(b0: float, alpha: float, rho: float, steps: int, prec: int, signs) -> CertifiedOrbit | None:
+    a = rmsprop_l1_step_bounds(alpha, rho, steps, prec)
+    x = Fraction(b0) * 2 ** prec
+    if x.denominator != 1:
+        raise ValueError(f"b0 = {b0!r} is not a multiple of 2^-{prec}")
+    lo = hi = int(x)
+    los, his, sg = [lo], [hi], []
+    for k in range(steps):
+        if signs is not None:
+            s = signs[k]
+        elif lo > 0:
+            s = 1
+        elif hi < 0:
+            s = -1
+        else:
+            return None  # the interval contains 0: not certified at this precision
+        sg.append(s)
+        if s > 0:
+            lo, hi = lo - a[k][1], hi - a[k][0]
+        elif s < 0:
+            lo, hi = lo + a[k][0], hi + a[k][1]
+        los.append(lo)
+        his.append(hi)
+    if signs is None:
+        if not (lo > 0 or hi < 0):
+            return None
+        sg.append(1 if lo > 0 else -1)
+    else:
+        sg.append(0)
+    return CertifiedOrbit(prec, los, his, sg)
+
+
+def rmsprop_l1_exact_orbit(b0: float, alpha: float, rho: float, steps: int, *, signs=None,
+                           prec: int = 192, max_prec: int = 4096) -> CertifiedOrbit:
+    """The exact RMSProp orbit of one coordinate ([CUT] eq. (25), eps = 0, v_0 = 0) for ``steps``
+    steps, every sign certified (Prop B.4: never 0), at the least precision >= ``prec`` that
+    certifies them. ``signs``: drive the recursion by this sign pattern instead of the orbit's own
+    (sign 0 = no step) -- the "shadow" of a float64 run, whose own signs it is given."""
+    p = prec
+    while p <= max_prec:
+        orbit = _orbit_at(b0, alpha, rho, steps, p, signs)
+        if orbit is not None:
+            return orbit
+        p *= 2
+    raise ExactTieUndecided(f"RMSProp exact orbit from b0={b0!r} (alpha={alpha}, rho={rho}) within 2^-{max_prec} "
+                            f"of 0 within {steps} steps")
+
+
+UNIT_ROUNDOFF = 2.0 ** -53
+
+
+def rmsprop_float_drift_bound(alpha: float, rho: float, steps: int, bmax: float, u: float = UNIT_ROUNDOFF
+                              ) -> list[float]:
+    """A priori bound T_k on |float b_k - e_k| for a float RMSProp run (eps = 0, no momentum) on
+    lam*||b||_1, where e_k is the exact recursion driven by the float run's own sign pattern.
+
+    Derivation (u = unit roundoff, every float operation one rounding of relative size <= u):
+    v_k = fl(fl(rho v_{k-1}) + fl((1 - rho) fl(g^2))) (1 - rho exact for rho in [1/2, 1], Sterbenz)
+    has relative error E_k <= w (E_{k-1} + u) + (1 - w) 2u + u with w in [0, 1], so
+    E_k <= min(3(k+1)u, 3u/(1 - rho) + 3u); the step fl(lr fl(g / fl(sqrt v))) (any order of the
+    three operations) has relative error <= E_k/2 + 4u (+ second order, covered by rounding 4 up
+    to 5); the update fl(b - step) adds <= u |b_{k+1}| <= u bmax. Summing over steps:
+    T_k = sum_{j<k} a_j (E_j/2 + 5u) + u bmax, with a_j <= alpha/sqrt(1 - rho^{j+1})."""
+    out, total = [0.0], 0.0
+    for j in range(steps):
+        E = min(3 * (j + 2) * u, 3 * u / (1 - rho) + 3 * u)
+        a = alpha / math.sqrt(1 - rho ** (j + 1))
+        total += a * (E / 2 + 5 * u) * (1 + 1e-6) + u * bmax
+        out.append(total)
+    return out
+
+
+def ridge_cycle(s: Fraction, q: Fraction) -> Fraction:
+    """The 2-cycle of b_{k+1} = q b_k - s sign(b_k), 0 < q < 1: x > 0, y = q x - s < 0, x = q y + s
+    give x (1 - q^2) = s (1 - q), so the cycle is +-s/(1 + q)."""
+    return s / (1 + q)

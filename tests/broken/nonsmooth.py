@@ -92,3 +92,37 @@ class MomentumResetAtZero(torch.optim.SGD):
                 if p.grad is not None and buf is not None:
                     buf.masked_fill_(p.grad == 0, 0.0)
         return super().step(closure)
+
+
+class RMSpropSnapToZero(torch.optim.RMSprop):
+    """RMSprop that sets a coordinate to exactly 0 once |b| < lr/64 (a hidden sparsifier): a zero the
+    exact recursion under the run's own signs does not round to (T12, Prop B.4's float64 mechanism)."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        out = super().step(closure)
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.masked_fill_(p.abs() < group["lr"] / 64, 0.0)
+        return out
+
+
+def SGDTripleStep(params, lr=1e-3, **hp):
+    """SGD whose step is silently 3x the requested lr (puts eta = 1/S above the edge 2/S: T13's
+    descent-lemma claim along the trajectory breaks)."""
+    return torch.optim.SGD(params, lr=3 * lr, **hp)
+
+
+class SGDRidgeDrift(torch.optim.SGD):
+    """SGD that adds 2^-30 lr to every step once the step count passes 8 (a drift that moves the ridge
+    orbit's limit off +-s/(1+q))."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        out = super().step(closure)
+        self._k = getattr(self, "_k", 0) + 1
+        if self._k > 8:
+            for group in self.param_groups:
+                for p in group["params"]:
+                    p.add_(2.0 ** -30 * group["lr"])
+        return out

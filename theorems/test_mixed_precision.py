@@ -1,0 +1,123 @@
+"""T2 and T3 as people train: float32 master parameters, the forward pass under ``torch.autocast``
+(bfloat16 on CPU, float16 on CUDA), and gradients scaled by ``torch.amp.GradScaler`` with skipped
+steps.
+
+[GM] Thm 4.2 (proof, eqs. (60)-(67)) and Lemmas 4.8-4.9 need no exact arithmetic: a neuron whose
+pre-activations *as computed* are all on the flat side gets exactly zero gradient, and a coordinate
+whose every gradient is exactly zero never moves -- in whatever precision the computation runs. The
+low-precision fact is which neurons are inactive: under autocast that is decided on the computed
+(bfloat16/float16) pre-activations, not on the float64 ones. A scaled step whose gradients overflowed
+(``found_inf``) is skipped: it must move no coordinate and advance no optimizer state, whether the
+scaler skips it or an optimizer that handles the scaling itself (``_step_supports_amp_scaling``,
+torch's fused kernels) does.
+"""
+import pytest
+import torch
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from kinkcheck.harness.core.assertions import assert_bitwise_equal, assert_reached
+from kinkcheck.harness.core.device import placement as make_placement
+from kinkcheck.harness.core.examples import scaled
+from kinkcheck.harness.core.records import figure
+from kinkcheck.harness.core.training import train
+from kinkcheck.harness.subjects.specs import out_of_scope_reason
+from kinkcheck.strategies.gradients import injection_cases
+from kinkcheck.strategies.networks import networks_with_inactive_neurons
+from kinkcheck.strategies.optimizers import hyperparameters
+
+TRAINING_LR = 0.05
+
+
+def _autocast_dtype(device: torch.device) -> torch.dtype:
+    return torch.bfloat16 if device.type == "cpu" else torch.float16
+
+
+def _state_tensors(optimizer) -> list[torch.Tensor]:
+    return [v.detach().clone() for s in optimizer.state.values() for v in s.values() if torch.is_tensor(v)]
+
+
+@pytest.mark.theorem("T2", capability="takes_any_shape")
+@settings(max_examples=scaled(6))
+@given(data=st.data(), steps=st.integers(1, 12))
+def test_inactive_neuron_never_moves_under_autocast(optimizer_subject, placement, data, steps):
+    """[GM] Thm 4.2 proof, eqs. (63)-(67), Lemmas 4.8-4.9, under mixed precision: float32 master
+    parameters, loss computed under torch.autocast. A layer-1 neuron whose autocast pre-activations
+    are all <= 0 on the data keeps its incoming weights and bias bit for bit after n steps of any
+    gradient method, while the network learns."""
+    where = make_placement(str(placement.device), "float32")
+    case = data.draw(networks_with_inactive_neurons(where), label="network")
+    hp = data.draw(hyperparameters(optimizer_subject.family, max_lr=TRAINING_LR), label="hyperparameters")
+    net = case.net.trainable()
+    low = _autocast_dtype(where.device)
+    with torch.autocast(where.device.type, dtype=low):
+        pre = net.preactivations(case.x)[0]
+    inactive = (pre <= 0).all(dim=-2)  # (B, l_1): inactive as computed in the low precision
+    assert_reached(bool(inactive.any()), "no neuron is inactive under autocast")
+    figure("neurons inactive in float32 but active under autocast",
+           int((case.inactive & ~inactive).sum()), keep="sum")
+    before = (net.weights[0].detach()[inactive].clone(), net.biases[0].detach()[inactive].clone())
+    with torch.autocast(where.device.type, dtype=low):
+        traj = train(net, case.x, case.y, optimizer_subject, hp, steps)
+    if out_of_scope_reason(traj.optimizer):
+        pytest.fail(f"T2: {optimizer_subject.label} decays with hyperparameters {hp} drawn in scope")
+    assert_bitwise_equal(net.weights[0].detach()[inactive], before[0],
+                         f"T2 ([GM] Thm 4.2) under autocast {low}: incoming weights of inactive neurons "
+                         f"of {optimizer_subject.label}")
+    assert_bitwise_equal(net.biases[0].detach()[inactive], before[1],
+                         f"T2 ([GM] Thm 4.2) under autocast {low}: biases of inactive neurons of "
+                         f"{optimizer_subject.label}")
+    assert_reached(bool(traj.moved().any()), "no network learned anything under autocast")
+    event(f"autocast {low}; steps {'1' if steps == 1 else '2+'}")
+
+
+@pytest.mark.theorem("T3", capability=("takes_any_shape", "steps_without_closure"))
+@settings(max_examples=scaled(8))
+@given(data=st.data())
+def test_skipped_scaled_steps_move_nothing(optimizer_subject, placement, data):
+    """[GM] Lemmas 4.8-4.9, Setting 4.1 eq. (58), with torch.amp.GradScaler: float32 parameters,
+    loss scaled by the scaler, some steps with an overflowing gradient (found_inf). At every step a
+    zero-gradient coordinate keeps its value bit for bit; a skipped step leaves every parameter and
+    every optimizer state tensor bit for bit as it was; the live coordinates move."""
+    case = data.draw(injection_cases(placement.device, dtypes=st.just(torch.float32), max_steps=12),
+                     label="gradient stream")
+    skipped = set() if case.steps < 2 else data.draw(
+        st.sets(st.integers(2, case.steps), min_size=1, max_size=case.steps - 1), label="steps with an overflow")
+    hp = data.draw(hyperparameters(optimizer_subject.family), label="hyperparameters")
+    params = case.leaves()
+    optimizer = optimizer_subject.build(params, **hp)
+    scaler = torch.amp.GradScaler(placement.device.type, init_scale=2.0 ** 8, growth_interval=1)
+    stream = case.stream()
+    live_moved = False
+    for k in range(1, case.steps + 1):
+        optimizer.zero_grad()
+        grads = stream(k)
+        if k in skipped:
+            grads = [g.clone() for g in grads]
+            j = next(j for j, m in enumerate(case.masks) if bool((~m).any()))  # a live coordinate overflows
+            grads[j].view(-1)[int(torch.nonzero(~case.masks[j].reshape(-1))[0])] = float("inf")
+        loss = sum((p * g.to(p.dtype)).sum() for p, g in zip(params, grads))
+        scaler.scale(loss).backward()
+        before_p = [p.detach().clone() for p in params]
+        before_s = _state_tensors(optimizer)
+        scaler.step(optimizer)
+        scaler.update()
+        for p, p0, m in zip(params, case.params, case.masks):
+            assert_bitwise_equal(p.detach()[m], p0[m], f"T3 ([GM] Lemma 4.9) under GradScaler: frozen "
+                                                       f"coordinates of {optimizer_subject.label} after step {k}")
+        if k in skipped:
+            for p, p0 in zip(params, before_p):
+                assert_bitwise_equal(p.detach(), p0, f"T3 under GradScaler: {optimizer_subject.label} moved "
+                                                     f"parameters at the skipped (found_inf) step {k}")
+            after_s = _state_tensors(optimizer)
+            assert len(after_s) == len(before_s), (
+                f"T3 under GradScaler: {optimizer_subject.label} created state at the skipped step {k}")
+            for s, s0 in zip(after_s, before_s):
+                assert_bitwise_equal(s, s0, f"T3 under GradScaler: {optimizer_subject.label} advanced its "
+                                            f"state at the skipped (found_inf) step {k}")
+        else:
+            live_moved = live_moved or any(bool((p.detach() != p0)[~m].any())
+                                           for p, p0, m in zip(params, case.params, case.masks))
+    assert_reached(live_moved, "no live coordinate moved under GradScaler")
+    event(f"skipped steps: {len(skipped)}; optimizer handles the scaling itself: "
+          f"{bool(getattr(optimizer, '_step_supports_amp_scaling', False))}")
