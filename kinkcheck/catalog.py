@@ -224,11 +224,13 @@ CATALOG: list[Entry] = [
                              "the measured table is right."),
             part("T1(d)", "where ReLU'(0) matters: float16 >= float32 >= float64 [BBGP21]",
                  ["[BBGP21] Sec. 3-4", "[GM] Lemma 4.11"],
-                 "Suite-level: on 100 random MLPs (nn.Linear's init) per configuration (width, depth) in "
+                 "Suite-level: on 223 random MLPs (nn.Linear's init) per configuration (width, depth) in "
                  "{(32,1), (32,3), (128,1), (128,2)}, each with its own batch of 32 MNIST-like dyadic inputs, "
                  "the cases whose backprop differs between ReLU'(0) = 0 and ReLU'(0) = 1 are not more frequent "
                  "in a finer dtype (float32 vs float16, float64 vs float32, float64 vs float16: one-sided exact "
-                 "McNemar tests, false alarm 1e-6 each), and some float16 case differs. Subject: on width-64, "
+                 "McNemar tests, false alarm 1e-6 each, power 0.997 against an extra 15% of discordant cases), "
+                 "some float16 case differs, and in float32 and float64 at most 1% of cases differ (exact "
+                 "one-sided binomial test at 1e-6; 223 networks give power 0.99 against 10%). Subject: on width-64, "
                  "depth-2 networks of the same kind, backprop through the activation under test equals "
                  "backprop with ReLU'(0) = 0 value for value in float16, float32 and float64 (an exact zero "
                  "pre-activation asserted in float16).",
@@ -267,7 +269,8 @@ CATALOG: list[Entry] = [
                  "lr <= 0.01, weight_decay = 0), full batch or random half-batches, any harness loss: the "
                  "inactive neurons' incoming weights and biases are bit-identical to their initial values and "
                  "the neurons are still inactive on D. Non-vacuity (MSE): some network moved. A configuration "
-                 "with decay is reported as out of scope.",
+                 "with decay is reported as out of scope with the measured displacement of the inactive neurons' "
+                 "parameters (in float64, a zero displacement under decay is a FAIL: the decay was ignored).",
                  _t(M2, "test_inactive_neuron_never_moves")
                  + _t(MMP, "test_inactive_neuron_never_moves_under_autocast"),
                  gates=True, suite_level=False, precision=EXACT,
@@ -290,13 +293,18 @@ CATALOG: list[Entry] = [
             part("T2(d)", "memory: SGD inactivity is absorbing, momentum can revive", ["[GM] Lemmas 4.8-4.9"],
                  "SGD subjects (lr 0.5, full batch, 300 steps, 4096 width-4 networks on 8 points of [0, 1]): "
                  "some neuron becomes inactive on the data mid-training, and no such neuron's incoming "
-                 "parameters move afterwards. Momentum and Nesterov subjects (lr 0.1, momentum 0.99, one fixed "
-                 "seed): at least one neuron that died mid-training becomes active again.",
+                 "parameters move afterwards. Momentum and Nesterov subjects, momentum 0.9 as specified, a "
+                 "constructed case (not a search): one hidden neuron on the data {0, 1/2, 1}, (w, b) = (-4, 5/2), "
+                 "targets (-29, 23, 0), lr 1/2; the first full-batch step kills it while its momentum buffer "
+                 "points back; with exactly zero gradient afterwards the buffer alone makes it active again "
+                 "(step 3 with momentum, step 2 with Nesterov). Asserted: (w, b) against the closed form up to "
+                 "the revival step (tolerance 64 n u (|p| + 12)), the dead/active pattern, and an exactly zero "
+                 "gradient while it is dead.",
                  _t(M2, "test_sgd_inactivity_is_absorbing_at_any_time",
                     "test_momentum_can_revive_a_neuron_that_died_mid_training"),
                  gates=True, suite_level=False, precision=EXACT,
-                 low_precision="The SGD half is a bit-for-bit check in the requested dtype; the revival is an "
-                               "existence exhibited with one seed, in the requested dtype.",
+                 low_precision="The SGD half is a bit-for-bit check in the requested dtype; the constructed "
+                               "revival holds up to rounding (tolerance from the dtype's unit roundoff).",
                  not_checked="Beyond the papers (they assume a zero gradient history from the start)."),
             part("T2(e)", "weight decay: decoupled keeps inactivity, coupled breaks it", ["[GM] Setting 3.1",
                                                                                           "[GM] Lemma 4.9"],
@@ -319,7 +327,9 @@ CATALOG: list[Entry] = [
         "initial values bit for bit (the sign of zero ignored), some live coordinate moved at some step, and a "
         "stateful optimizer built state. Matrices-only subjects (Muon): masks made of whole rows and columns. A "
         "configuration with decay (weight_decay > 0, AdamW's and ASGD's defaults) must be reported as out of "
-        "scope, with the displacement of the zero-gradient coordinates recorded.",
+        "scope (a typed outcome carrying the measured displacement of the zero-gradient coordinates); in "
+        "float64 a displacement of exactly 0 while some such coordinate is non-zero is a FAIL: the subject "
+        "accepted a decay hyperparameter and ignored it.",
         tests=_t(M3, "test_zero_gradient_coordinates_never_move", "test_muon_zero_rows_and_columns_never_move",
                  "test_weight_decay_is_outside_the_hypothesis") + _t(MMP, "test_skipped_scaled_steps_move_nothing"),
         gates=True, suite_level=False, precision=EXACT,
@@ -368,9 +378,13 @@ CATALOG: list[Entry] = [
                  _t(M5, "test_inactive_neuron_probability_matches_exact_law"),
                  gates=False, suite_level=True, precision=REAL,
                  low_precision="p is a real-arithmetic probability and a low-precision initialisation really "
-                               "changes it (issue #15 measured an inactive fraction of 0.3160 in bfloat16 where "
-                               "the exact law gives 0.3125). Today the sample is drawn in the requested dtype and "
-                               "tested against p, so that difference shows as a failure."),
+                               "changes it. Outside float64 the networks are drawn in the requested dtype, "
+                               "inactivity is decided exactly (float64 on the upcast parameters), and a frequency "
+                               "inconsistent with the exact law (same exact tests) is reported as the outcome "
+                               "\"measured\" with the fraction, its 1 - 1e-6 Clopper-Pearson interval and p "
+                               "(LowPrecisionEffect), never FAIL; a consistent one passes. Measured in bfloat16: "
+                               "0.315285 [0.312725, 0.317852] against the exact 0.3125 (nn.Linear's init, "
+                               "D = [-3/4, 3/4], H = 6)."),
             part("T5(c)", "trained networks keep an inactive neuron", ["[GM] Thm 4.2, Cor 4.5-4.7",
                                                                        "[GM] Lemmas 4.8-4.9"],
                  "256 networks (nn.Linear's init, H = 2..6, D = [0,1] or [-1,1]) trained 200 full-batch steps "
@@ -379,8 +393,11 @@ CATALOG: list[Entry] = [
                  "sample holds networks with and without an inactive neuron at the start.",
                  _t(M5, "test_trained_networks_keep_an_inactive_neuron"),
                  gates=True, suite_level=False, precision=REAL,
-                 low_precision="The bound is a real-arithmetic probability of the initialisation; today the "
-                               "networks are sampled and trained in the requested dtype."),
+                 low_precision="The bound is a real-arithmetic probability of the initialisation; the networks "
+                               "are sampled and trained in the requested dtype and inactivity is decided in it. "
+                               "In float16 a small learning rate leaves whole networks unmoved (sgd, lr 1e-4: the "
+                               "update is below half an ulp), which today fails the non-vacuity check \"some "
+                               "network did not train at all\" (a fix is proposed to the module's owner)."),
             part("T5(d)", "the bound decreases in width and vanishes", ["[GM] Thm 4.2, Cor 4.5-4.7"],
                  "In exact sympy arithmetic, for generated laws and boxes: 0 < p < 1, (1-p)^H is strictly "
                  "decreasing for H = 1..8 and at most e^{-pH}, and it is below 1e-6 from "
@@ -407,9 +424,10 @@ CATALOG: list[Entry] = [
                  low_precision="A probability of the real-valued initialisation; sampled in the requested "
                                "dtype today."),
             part("T6(b)", "a dead layer becomes almost certain with depth", ["[OR] Thm 1.2-1.3", "[GMD]"],
-                 "On 2^15 networks per example: the frequency of E_L, certified by sound interval bounds, is "
-                 "consistent with at least the bound at every depth L >= 2 (one-sided exact tests), E_L is nested "
-                 "in L and the bound increases. At width 2 (20000 networks on [-1, 1], both inits) the "
+                 "For each depth L >= 2 a fresh, independent sample of 2^13 networks: the frequency of E_L, "
+                 "certified by sound interval bounds, is consistent with at least the bound (one-sided exact "
+                 "tests), and P(E_L) is non-decreasing in L (exact one-sided sign test on the discordant pairs of "
+                 "independent networks, false alarm 1e-6, power 0.998 against a drop from 0.5 to 0.44). At width 2 (20000 networks on [-1, 1], both inits) the "
                  "1 - 1e-6 Clopper-Pearson lower bound of P(E_L) passes 0.99 at a depth no larger than the "
                  "depth where the theorem's bound does.",
                  _t(M6, "test_dead_layer_probability_above_bound_and_growing_with_depth",
@@ -420,9 +438,10 @@ CATALOG: list[Entry] = [
             part("T6(c)", "born-dead networks ([LSSK20])", ["[LSSK20]", "[OR] Thm 1.3"],
                  "N(0,1) weights and biases, 1-D input on [-1, 1], widths 1-4, depths 2/5/10/20, 2048 networks "
                  "each: every network certified dead is constant on a 33-point grid (relative spread <= 1e-12), "
-                 "constancy is nested in depth, and the certified frequency is consistent with at least the "
-                 "sign-event bound (exact one-sided tests). The born-dead frequencies and their 99.9% "
-                 "Clopper-Pearson intervals are recorded as figures, not compared with [LSSK20]'s values.",
+                 "and each (width, depth) born-dead frequency agrees with stored counts of an independent numpy "
+                 "computation (exact piecewise-linear constancy, 20000 networks; not the code under test) by an "
+                 "exact two-sample hypergeometric test at 1e-6 (power 0.99 against a difference of about 0.085). "
+                 "Clopper-Pearson intervals are recorded; [LSSK20]'s own values are not compared.",
                  _t(M6, "test_born_dead_probability_table"),
                  gates=False, suite_level=True, precision=REAL,
                  low_precision="The constancy tolerance 1e-12 is a float64 figure."),
@@ -459,7 +478,9 @@ CATALOG: list[Entry] = [
                  _t(M7, "test_embedded_neuron_preserves_realization_risk_and_gradient", "test_embedded_neuron_exact"),
                  gates=False, suite_level=True, precision=ROUNDING,
                  low_precision="New gradients exactly 0 in any dtype; the other comparisons use the run dtype's unit "
-                               "roundoff in the derived bound (passes in float16/bfloat16/float32/float64)."),
+                               "roundoff in the derived bound, the bound itself computed in float64 (passes in "
+                               "float16/bfloat16/float32/float64; largest |difference|/bound measured: 0 in "
+                               "bfloat16 and float16, 0.051 in float32). The rational half does not use --dtype."),
             part("T7(b)", "embedded local minima remain local minima",
                  ["[GM] Lemma 2.11(ii)", "[GM] Prop 2.12(ii)"],
                  "ReLU, 1-d dyadic data (4-5 points): every exactly certified local minimum of width 1 or 2 "
@@ -467,7 +488,8 @@ CATALOG: list[Entry] = [
                  "minimum, embedded once or twice at random positions with random negative biases, is an exactly "
                  "certified local minimum of the wider risk.",
                  _t(M7, "test_embedded_local_minima_remain_local_minima"),
-                 gates=False, suite_level=True, precision=REAL),
+                 gates=False, suite_level=True, precision=REAL,
+                 low_precision="Rational arithmetic; --dtype does not enter (same result in every dtype)."),
             part("T7(c)", "local minima at the H + 1 levels m_0 > ... > m_H",
                  ["[GM] Cor 3.14", "[GM] Cor 3.16", "[GM] Prop 2.12"],
                  "ReLU, 8 points x = 0..7, a target realized by 3 neurons: the exact best risks are "
@@ -478,7 +500,9 @@ CATALOG: list[Entry] = [
                  "test exhibits an exact decrease. No width-h network trained by L-BFGS (8 fixed starts) has exact "
                  "risk below m_h.",
                  _t(M7, "test_width_H_landscape_has_local_minima_at_H_plus_one_levels"),
-                 gates=False, suite_level=True, precision=REAL),
+                 gates=False, suite_level=True, precision=REAL,
+                 low_precision="Rational arithmetic; the Hessian eigenvector and the L-BFGS runs are float64 "
+                               "whatever --dtype says (they only propose points that are then checked exactly)."),
             part("T7(d)", "the best risk decreases strictly with the width",
                  ["[GM] Prop 3.11", "[GM] Cor 3.12"],
                  "ReLU, 1-d dyadic data (4-5 points): exact m_0 = Var(Y), m_{h+1} < m_h whenever m_h > 0 (h = 0, 1), "
@@ -486,7 +510,8 @@ CATALOG: list[Entry] = [
                  "correlating with the residual (exact line search) lowers the risk by exactly "
                  "<r,phi>^2/(n|phi|^2).",
                  _t(M7, "test_best_risk_decreases_strictly_with_width"),
-                 gates=False, suite_level=True, precision=REAL),
+                 gates=False, suite_level=True, precision=REAL,
+                 low_precision="Rational arithmetic; --dtype does not enter."),
             part("T7(e)", "deleting an inactive neuron; no inactive neuron below m_H + eps",
                  ["[GM] Prop 3.18"],
                  "Exactly (ReLU, 1-d dyadic data, width 1-3): deleting a neuron inactive on the data leaves the "
@@ -498,7 +523,10 @@ CATALOG: list[Entry] = [
                     "test_no_inactive_neuron_below_m_H_plus_epsilon",
                     "test_deleting_an_inactive_neuron_in_floating_point"),
                  gates=False, suite_level=True, precision=REAL,
-                 low_precision="The float deletion test uses the run dtype's unit roundoff in the derived bound."),
+                 low_precision="The rational half does not use --dtype. The float deletion test runs in the "
+                               "requested dtype within bounds derived from its unit roundoff (computed in float64): "
+                               "up to rounding, passes in float16/bfloat16/float32/float64; its construction (the "
+                               "neuron made inactive) is a precondition of the suite (ERROR if it fails)."),
             part("T7(f)", "clipped ReLU, RePU and multi-dimensional ReLU: the hierarchy's ingredients",
                  ["[GM] Cor 3.15", "[GM] Cor 3.17"],
                  "For clipped ReLU (cap 1, 1/2), RePU (p = 2, 3) and ReLU with d = 2, exactly: embedding preserves "
@@ -507,6 +535,7 @@ CATALOG: list[Entry] = [
                  "while the residual is nonzero, kept by embedding into width 3.",
                  _t(M7F, "test_clipping_repu_and_multidimensional_hierarchies"),
                  gates=False, suite_level=True, precision=REAL,
+                 low_precision="Rational arithmetic; --dtype does not enter.",
                  not_checked="The exact levels m_h (h >= 1) and their local minimality for these activations (the "
                              "oracle computes m_h for ReLU with d = 1 only)."),
         ]),
@@ -526,7 +555,9 @@ CATALOG: list[Entry] = [
                  "test_exact_critical_points_with_inactive_last_layer",
                  "test_trained_critical_points"),
         gates=False, suite_level=True, precision=REAL,
-        low_precision="Exact-arithmetic claims; the trained part runs in float64 only.",
+        low_precision="Exact-arithmetic claims checked in rationals; the trained part (L-BFGS, the 1e-7 "
+                      "criticality filter) runs in float64 whatever --dtype says, so every dtype gives the same "
+                      "result (measured: passes in float16, bfloat16, float32).",
         not_checked="Clarke-critical points with a kink on a data point (only points whose pattern is locally "
                     "constant, or whose PyTorch generalized gradient is exactly 0, are checked)."),
     theorem(
@@ -548,8 +579,10 @@ CATALOG: list[Entry] = [
         gates=True, suite_level=True, precision=REAL,
         low_precision="A statement about the real-valued stochastic process; the chains run in the requested "
                       "dtype. The per-step bound of the lr/n contrast is derived from the dtype's unit roundoff.",
-        not_checked="That Theta_n converges when J_n grows (measured: Adam with eps << lr settles on a "
-                    "deterministic cycle)."),
+        not_checked="That Theta_n converges when J_n grows: THEOREMS.md says it does, but measured with the "
+                    "reference recursion (beta1 = 0, beta2 = 0.5, eps = 1e-8, lr 0.05, J_n = n^4) the spread "
+                    "across chains stays at (lr/2)^2: a deterministic +-lr/2 cycle. Only the randomness of the "
+                    "next step vanishes, and that is what is asserted."),
     theorem(
         "T10", "NDGM on the LASSO never settles",
         ["[CUT] eqs. (3), (7)-(8), (15)-(18)", "[CUT] Prop 4.1, B.1, B.2, Table 1"], M10,
@@ -559,7 +592,9 @@ CATALOG: list[Entry] = [
         "sgd subjects on lam*||b||_1 with dyadic alpha, lam, b_0 (s = alpha lam): the float64 trajectory equals the "
         "Fraction recursion b_{k+1} = b_k - s sign(b_k), sign(0) = 0, bit for bit. With a ridge term "
         "(1 - 2 alpha lam_2 in (0, 1)) it matches the Fraction recursion within 64 ulp of the largest coordinate "
-        "(2^-52 scale) up to the first near-tie and never hits 0. On eq. (3) with y <= 0 and data keeping "
+        "(2^-52 scale) up to the first near-tie, never hits 0, and ends within q^{N-K} D_K + 8u scale/(1-q) of "
+        "the exact limit cycle +-s/(1+q), q = 1 - 2 alpha lam_2 (exactly: inside the band the signs alternate and "
+        "b_{k+1} + sigma c = q (b_k - sigma c), c = s/(1+q)). On eq. (3) with y <= 0 and data keeping "
         "X b < 0 along the exact orbit, NDGM equals the LASSO recursion bit for bit. Parts: (a) never sparse, "
         "(b) 2-cycle, (c) absorbed at 0, (d) the lambda paradox.",
         tests=_t(M10, "test_ndgm_equals_the_exact_recursion", "test_ridge_variant",

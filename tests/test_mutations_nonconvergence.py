@@ -2,15 +2,12 @@
 from fractions import Fraction
 
 import pytest
-import torch
 
 from kinkcheck.harness.core.device import placement as make_placement
 from kinkcheck.harness.core.networks import Network
 from kinkcheck.harness.oracles.inactivity import standard_normal, torch_default
 from kinkcheck.strategies.initializations import InitCase
 from tests.broken import nonconvergence as broken
-from kinkcheck.theorems.test_critical_point_risk import check_float_risk
-from kinkcheck.theorems.test_local_minima_embedding import check_embedding
 from kinkcheck.theorems.test_nonconvergence_depth import check_sign_event_frequencies
 from kinkcheck.theorems.test_nonconvergence_width import check_inactivity_frequencies
 
@@ -57,32 +54,6 @@ def test_t6_sign_event_formula_passes_and_wrong_exponent_rejected():
     check_sign_event_frequencies(net)
     with pytest.raises(AssertionError, match="inconsistent"):
         check_sign_event_frequencies(net, sign_probability=broken.sign_probability_wrong_exponent)
-
-
-def _shallow_case(seed=5):
-    gen = PLACEMENT.generator(seed)
-    net = Network.random([2, 3, 1], 16, generator=gen, dtype=PLACEMENT.dtype)
-    x = torch.rand(12, 2, generator=gen, dtype=PLACEMENT.dtype) * 4 - 2
-    y = torch.randn(12, 1, generator=gen, dtype=PLACEMENT.dtype)
-    return net, x, y
-
-
-def test_t7_embedding_passes_and_active_neuron_rejected():
-    net, x, y = _shallow_case()
-    check_embedding(net, 1, x, y)
-    with pytest.raises(AssertionError, match="new coordinates"):
-        check_embedding(net, 1, x, y, embed=broken.embed_active_neuron)
-
-
-def test_t8_least_squares_passes_and_missing_intercept_rejected():
-    gen = PLACEMENT.generator(11)
-    net = Network.random([1, 2, 1], 64, generator=gen, dtype=PLACEMENT.dtype)
-    x = torch.rand(20, 1, generator=gen, dtype=PLACEMENT.dtype) * 2 - 1
-    y = torch.randn(20, 1, generator=gen, dtype=PLACEMENT.dtype) + 3.0
-    features = torch.relu(net.preactivations(x)[-1])
-    check_float_risk(features, y)
-    with pytest.raises(AssertionError, match="exceeds c"):
-        check_float_risk(features, y, design=broken.design_without_intercept)
 
 
 T9 = ("test_adam_nonvanishing_lr.py",)

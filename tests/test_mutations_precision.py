@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from kinkcheck.harness.experiments.relu_precision import PrecisionCase, differing_fractions, plot_fractions
+from kinkcheck.theorems.test_relu_precision import NETWORKS, check_precision_claims
 
 
 @pytest.fixture(scope="module")
@@ -37,3 +38,37 @@ def test_plot_is_written_when_matplotlib_is_installed(tmp_path):
     path = tmp_path / "p.png"
     assert plot_fractions({(32, 1): {"float16": 0.1, "float32": 0.0, "float64": 0.0}}, path)
     assert path.stat().st_size > 0
+
+
+@pytest.fixture(scope="module")
+def full_case():
+    return PrecisionCase.draw(11, 196, 128, 2, NETWORKS, 32)
+
+
+def test_t1d_claims_hold_for_the_measured_fractions(full_case):
+    check_precision_claims(differing_fractions(full_case), "self-test")
+
+
+def test_t1d_rejects_float32_not_honoured(full_case):
+    """Perturbed measurement: the "float32" cases computed in float16 (a dtype not honoured). The
+    ordering tests cannot see it (float16 = float32); the "about 0 in float32" assertion does."""
+    differ = differing_fractions(full_case)
+    differ[torch.float32] = differ[torch.float16].clone()
+    with pytest.raises(AssertionError, match="float32 gradient depends on ReLU'\\(0\\)"):
+        check_precision_claims(differ, "self-test")
+
+
+def test_t1d_rejects_reversed_ordering(full_case):
+    """Perturbed measurement: float16 and float64 swapped; the McNemar ordering test rejects."""
+    differ = differing_fractions(full_case)
+    differ[torch.float16], differ[torch.float64] = differ[torch.float64], differ[torch.float16]
+    with pytest.raises(AssertionError, match="more frequent in the finer precision"):
+        check_precision_claims(differ, "self-test")
+
+
+def test_shortcut_matches_full_backprop(case):
+    """differing_fractions backprops only where an exact zero occurs; full backprop agrees."""
+    from kinkcheck.harness.experiments.relu_precision import relu_with_derivative_at_zero
+    a, b = relu_with_derivative_at_zero(0.0), relu_with_derivative_at_zero(1.0)
+    for dt in (torch.float16, torch.float32):
+        assert bool((case.differ(dt, a, b) == case.differ(dt, a, b, only_at_zeros=True)).all())

@@ -14,11 +14,21 @@ subject of family adam on a (chains,) parameter tensor (equivalent: Adam is elem
 fresh mini-batches at step s + 1; |θ'_{s+1} − θ''_{s+1}| is then a draw of the distance between
 two conditionally independent successors of the same state. Several split steps s run at once
 in separate groups of pairs.
+
+Growing mini-batches (the J_n → ∞ contrast): the mean of J i.i.d. samples of X is drawn exactly
+from its own law (``sample_batch_mean``: N(0, 1/J), Gamma(J, 1)/J, Binomial(J, 1/2)/J), so J may
+be astronomically large at no cost.
+
+``adam_step_bound`` is the deterministic bound on Adam's normalised step (Cauchy–Schwarz on the
+moment sums, valid for every β₁ ∈ [0,1), β₂ ∈ (0,1), ε > 0 and every gradient stream):
+|θ_n − θ_{n−1}| ≤ γ_n · B_n.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
+
+import math
 
 import torch
 
@@ -41,6 +51,35 @@ def sample_law(law: str, shape, generator: torch.Generator, dtype=torch.float64,
 
 
 LAW_MEAN = {"gaussian": 0.0, "exponential": 1.0, "two-point": 0.5}
+
+
+def sample_batch_mean(law: str, batch: int, shape, generator: torch.Generator, dtype=torch.float64,
+                      device="cpu") -> torch.Tensor:
+    """The mean of ``batch`` i.i.d. samples of X, drawn exactly from its law (any batch >= 1):
+    N(0, 1/J); Gamma(J, 1)/J (exponential); Binomial(J, 1/2)/J (two-point)."""
+    if law == "gaussian":
+        return torch.randn(shape, generator=generator, dtype=dtype, device=device) / math.sqrt(batch)
+    if law == "two-point":
+        count = torch.full(shape, float(batch), dtype=torch.float64, device=device)
+        return (torch.binomial(count, torch.full_like(count, 0.5), generator=generator) / batch).to(dtype)
+    if law == "exponential":  # torch's gamma sampler has no generator argument: seed a forked global RNG
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=device))
+        with torch.random.fork_rng(devices=[] if str(device) == "cpu" else [device]):
+            torch.manual_seed(seed)
+            shape_t = torch.full(shape, float(batch), dtype=torch.float64, device=device)
+            return (torch._standard_gamma(shape_t) / batch).to(dtype)
+    raise ValueError(f"unknown law {law!r}; choose from {LAWS}")
+
+
+def adam_step_bound(beta1: float, beta2: float, n: int) -> float:
+    """B_n with |m̂_n| / √v̂_n ≤ B_n for every gradient stream (so |θ_n − θ_{n−1}| ≤ γ_n B_n, ε > 0).
+
+    m_n = (1−β₁) Σ_k β₁^{n−k} g_k and v_n = (1−β₂) Σ_k β₂^{n−k} g_k²; Cauchy–Schwarz with weights
+    β₂^{n−k} gives |m_n| ≤ (1−β₁)/√(1−β₂) · √v_n · √(Σ_{j<n} (β₁²/β₂)^j); the bias corrections
+    contribute √(1−β₂ⁿ)/(1−β₁ⁿ)."""
+    r = beta1 * beta1 / beta2
+    geometric = float(n) if r == 1 else (1 - r**n) / (1 - r)
+    return (1 - beta1) * math.sqrt(1 - beta2**n) / ((1 - beta1**n) * math.sqrt(1 - beta2)) * math.sqrt(geometric)
 
 
 class ReferenceAdam:
@@ -94,25 +133,35 @@ class CoupledRun:
     coupled_exactly: bool  # every pair was bit-identical just before its split step
 
 
-def coupled_run(make_stepper: Callable[[torch.Tensor], object], law: str, batch: int, chains: int,
-                splits: list[int], steps: int, lr: Callable[[int], float], generator: torch.Generator,
-                snapshot_steps=(), dtype=torch.float64, device="cpu") -> CoupledRun:
-    """Run 2 x len(splits) x chains chains for ``steps`` steps (see the module docstring)."""
+def coupled_run(make_stepper: Callable[[torch.Tensor], object], law: str, batch: int | Callable[[int], int],
+                chains: int, splits: list[int], steps: int, lr: Callable[[int], float], generator: torch.Generator,
+                snapshot_steps=(), dtype=torch.float64, device="cpu",
+                on_step: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None) -> CoupledRun:
+    """Run 2 x len(splits) x chains chains for ``steps`` steps (see the module docstring).
+
+    ``batch``: the mini-batch size J, or a schedule k -> J_k (then batch means are drawn exactly,
+    ``sample_batch_mean``). ``on_step(k, theta_before, theta_after)`` sees every step of every chain."""
     groups = len(splits)
     theta0 = torch.full((2 * groups * chains,), LAW_MEAN[law], dtype=dtype, device=device)
     stepper = make_stepper(theta0)
     split_t = torch.tensor(splits, device=device).view(groups, 1, 1)
     differences, snapshots, coupled = {}, {}, True
     for k in range(1, steps + 1):
-        x = sample_law(law, (2, groups, chains, batch), generator, dtype, device)
-        shared = (k <= split_t)  # (G, 1, 1): pairs of group g share batches up to its split
-        x = torch.stack([x[0], torch.where(shared, x[0], x[1])])
+        if callable(batch):
+            xbar = sample_batch_mean(law, batch(k), (2, groups, chains), generator, dtype, device)
+        else:
+            xbar = sample_law(law, (2, groups, chains, batch), generator, dtype, device).mean(dim=-1)
+        shared = (k <= split_t).squeeze(-1)  # (G, 1): pairs of group g share batches up to its split
+        xbar = torch.stack([xbar[0], torch.where(shared, xbar[0], xbar[1])])
         theta = stepper.theta.view(2, groups, chains)
         for g, s in enumerate(splits):
             if k == s + 1:
                 coupled = coupled and bool((theta[0, g] == theta[1, g]).all())
-        grad = 2 * (theta - x.mean(dim=-1))
+        before = stepper.theta.clone() if on_step is not None else None
+        grad = 2 * (theta - xbar)
         stepper.step(grad.reshape(-1), lr(k))
+        if on_step is not None:
+            on_step(k, before, stepper.theta)
         theta = stepper.theta.view(2, groups, chains)
         for g, s in enumerate(splits):
             if k == s + 1:

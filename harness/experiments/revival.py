@@ -59,3 +59,70 @@ def revival_search(subject: OptimizerSubject, hyperparameters: dict, where: Plac
     train(net, x, y, subject, hyperparameters, steps, on_step=on_step)
     died = ever_died
     return RevivalSearch(networks, int(died.sum()), int((revived & died).sum()), int((moved & died).sum()))
+
+
+# ----------------------------------------------------------------------------- constructed revival
+# T2(d), constructed (computed, not searched): one hidden ReLU neuron on the data {0, 1/2, 1}, weight
+# w0 = -4, bias b0 = 5/2 (pre-activations 5/2, 1/2, -3/2: active on two points), outgoing weight 1,
+# output bias 0, targets chosen so that the first full-batch gradient of the mean squared error is
+# (g_w, g_b) = (-15/2, 6): residuals r = (63/2, -45/2, 0), i.e. y = (-29, 23, 0). With lr = 1/2 the
+# neuron moves along (w, b) = (-4, 5/2) + S (15/4, -3) where S is the accumulated momentum factor;
+# while it is dead its gradient is exactly 0 and S grows by the decaying buffer alone:
+#   momentum (torch: buf_1 = g_1, buf_k = mu buf_{k-1}):  S_n = 1 + mu + ... + mu^{n-1}
+#   nesterov (update g_k + mu buf_k):                      S_n = (1 + mu) + mu^2 + ... + mu^n
+# It is inactive on the data iff b <= 0 and w + b <= 0, i.e. S >= 5/6 and S <= 2 (w + b = 3/4 S - 3/2):
+# dead for S in [5/6, 2], active again for S > 2. With mu = 0.9: momentum S = 1, 1.9, 2.71 (dead after
+# steps 1 and 2, active after step 3); nesterov S = 1.9, 2.71 (dead after step 1, active after step 2).
+# Plain SGD (mu = 0) has S = 1 forever after the neuron dies: absorbed.
+REVIVAL_X = (0.0, 0.5, 1.0)
+REVIVAL_Y = (-29.0, 23.0, 0.0)
+REVIVAL_W0, REVIVAL_B0, REVIVAL_LR = -4.0, 2.5, 0.5
+REVIVAL_DIRECTION = (15 / 4, -3.0)  # -(lr g_w, lr g_b)
+
+
+def revival_factor(momentum: float, nesterov: bool, n: int) -> float:
+    """S_n of the comment above (exact-arithmetic closed form, evaluated in float64)."""
+    if nesterov:
+        return (1 + momentum) + sum(momentum**k for k in range(2, n + 1))
+    return sum(momentum**k for k in range(n))
+
+
+def constructed_revival_prediction(momentum: float, nesterov: bool, steps: int) -> list[tuple[float, float, bool]]:
+    """The closed form: (w_n, b_n, inactive on the data) after steps n = 1..steps, assuming the neuron
+    receives the zero gradient from step 2 on (true while it is inactive on the data)."""
+    out = []
+    for n in range(1, steps + 1):
+        s = revival_factor(momentum, nesterov, n)
+        w, b = REVIVAL_W0 + s * REVIVAL_DIRECTION[0], REVIVAL_B0 + s * REVIVAL_DIRECTION[1]
+        out.append((w, b, max(w * x + b for x in REVIVAL_X) <= 0))
+    return out
+
+
+@dataclass
+class ConstructedRevival:
+    incoming: list[tuple[float, float]]  # (w_n, b_n) after steps n = 1..steps
+    inactive: list[bool]  # inactive on the data after step n
+    zero_gradient_while_dead: bool  # the neuron's incoming gradient was exactly 0 at every step it was dead
+
+
+def constructed_revival(subject: OptimizerSubject, hyperparameters: dict, where: Placement,
+                        steps: int = 4) -> ConstructedRevival:
+    """Run the subject on the constructed network and data (full batch, mean squared error)."""
+    t = lambda v: torch.tensor(v, dtype=where.dtype, device=where.device)  # noqa: E731
+    w = t([[REVIVAL_W0]]).requires_grad_(True)
+    b = t([REVIVAL_B0]).requires_grad_(True)
+    a = t([[1.0]]).requires_grad_(True)
+    c = t([0.0]).requires_grad_(True)
+    x, y = t(REVIVAL_X)[:, None], t(REVIVAL_Y)[:, None]
+    optimizer = subject.build([w, b, a, c], **({"lr": REVIVAL_LR} | hyperparameters))
+    incoming, inactive, zero_while_dead, dead = [], [], True, False
+    for _ in range(steps):
+        optimizer.zero_grad()
+        ((torch.relu(x @ w.T + b) @ a.T + c - y) ** 2).mean().backward()
+        if dead:
+            zero_while_dead = zero_while_dead and bool((w.grad == 0).all() and (b.grad == 0).all())
+        optimizer.step()
+        dead = bool(((x @ w.detach().T + b.detach()) <= 0).all())
+        incoming.append((float(w.detach()), float(b.detach())))
+        inactive.append(dead)
+    return ConstructedRevival(incoming, inactive, zero_while_dead)

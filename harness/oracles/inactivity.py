@@ -154,3 +154,68 @@ def dead_layer_lower_bound(widths) -> sp.Rational:
     for fan_in, width in zip(widths[:-1], widths[1:]):
         prod *= 1 - sign_event_probability(width, fan_in)
     return 1 - prod
+
+
+# ----------------------------------------------------------------------------- born-dead reference
+# [LSSK20] / THEOREMS.md T6 (c): P(the last hidden layer of a depth-L, width-w ReLU net with N(0,1)
+# weights and biases is constant on D = [-1, 1]). No closed form; this is an independent computation
+# (numpy only, its own random numbers, nothing from the harness's networks or interval bounds) that
+# decides "constant on D" *exactly* for each sampled network: a 1-D ReLU network is piecewise linear,
+# so each layer is carried as its values at the breakpoints (every zero crossing of every neuron is
+# inserted, by linear interpolation), and a layer is constant on D iff its values at all breakpoints
+# coincide (relative 1e-12: float64 interpolation). BORN_DEAD_REFERENCE stores its counts.
+
+
+def _constant_by_depth(weights, biases, rtol=1e-12):
+    import numpy as np
+
+    xs = np.array([-1.0, 1.0])
+    values = xs[:, None]  # (points, 1): the input x at the breakpoints
+    out = []
+    for w, b in zip(weights, biases):
+        z = values @ w.T + b  # (points, width): linear between consecutive breakpoints
+        new_x = [xs]
+        for j in range(z.shape[1]):
+            zj = z[:, j]
+            cross = np.nonzero(zj[:-1] * zj[1:] < 0)[0]
+            if cross.size:
+                t = zj[cross] / (zj[cross] - zj[cross + 1])
+                new_x.append(xs[cross] + t * (xs[cross + 1] - xs[cross]))
+        if len(new_x) > 1:
+            nx = np.unique(np.concatenate(new_x))
+            values = np.stack([np.interp(nx, xs, values[:, k]) for k in range(values.shape[1])], axis=1)
+            xs = nx
+            z = values @ w.T + b
+        values = np.maximum(z, 0.0)
+        spread = values.max(axis=0) - values.min(axis=0)
+        out.append(bool((spread <= rtol * (1 + np.abs(values).max(axis=0))).all()))
+    return out
+
+
+def born_dead_reference_counts(width: int, depths, networks: int, seed: int) -> dict:
+    """Counts of networks whose hidden layer L is constant on [-1, 1], for L in ``depths`` (one
+    depth-max(depths) network per sample; its first L layers are a depth-L network)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    depth = max(depths)
+    counts = {L: 0 for L in depths}
+    for _ in range(networks):
+        fan_ins = [1] + [width] * (depth - 1)
+        weights = [rng.standard_normal((width, f)) for f in fan_ins]
+        biases = [rng.standard_normal(width) for _ in fan_ins]
+        constant = _constant_by_depth(weights, biases)
+        for L in depths:
+            counts[L] += constant[L - 1]
+    return counts
+
+
+# Computed once by born_dead_reference_counts(w, (2, 5, 10, 20), 20000, seed=1000 + w) (numpy
+# default_rng; about 100 s on one core): (width, depth) -> (networks constant on D, networks).
+BORN_DEAD_REFERENCE_NETWORKS = 20000
+BORN_DEAD_REFERENCE = {
+    (1, 2): 10988, (1, 5): 18644, (1, 10): 19950, (1, 20): 20000,
+    (2, 2): 3947, (2, 5): 11747, (2, 10): 17855, (2, 20): 19849,
+    (3, 2): 1268, (3, 5): 5368, (3, 10): 11574, (3, 20): 17600,
+    (4, 2): 382, (4, 5): 2057, (4, 10): 5509, (4, 20): 11378,
+}

@@ -89,6 +89,11 @@ def pytest_collection_modifyitems(session, config, items):
     state = _state_if_used(config, items)
     if state is None:
         return
+    if not config.getoption("--kinkcheck-slow"):
+        slow = [i for i in items if _marker(i) is not None and i.get_closest_marker("slow") is not None]
+        if slow:
+            config.hook.pytest_deselected(items=slow)
+            items[:] = [i for i in items if i not in slow]
     verdicts.select(config, state, items)
 
 

@@ -23,6 +23,9 @@ def add_options(parser) -> None:
     group.addoption("--all-theorems", action="store_true", default=False,
                     help="with --optimizer/--activation: also run the theorems whose outcome does not "
                          "depend on the subject (by default a gate runs only those that do)")
+    group.addoption("--kinkcheck-slow", action="store_true", default=False,
+                    help="also run the slow regression checks of kinkcheck's theorems (marked slow; e.g. the "
+                         "[CUT] A.1.3 experiment reproduced bit for bit); the project's CI runs them")
     group.addoption("--kinkcheck-timeout", type=float, default=None, metavar="SECONDS",
                     help="per-test timeout of kinkcheck theorems (default 600 in a gate run, none otherwise)")
     group.addoption("--report-json", default=None, metavar="PATH", help="write the conformance report as JSON")

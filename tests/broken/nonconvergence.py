@@ -41,17 +41,6 @@ def sign_probability_wrong_exponent(width, fan_in):
     return 2.0 ** -(width * fan_in)
 
 
-def embed_active_neuron(net, layer):
-    """Bug: the appended neuron gets bias +1 (active everywhere) instead of a negative bias."""
-    from kinkcheck.theorems.test_local_minima_embedding import embed_neuron
-    return embed_neuron(net, layer, bias=1.0)
-
-
-def design_without_intercept(features):
-    """Bug: least squares over the hidden features only (the constant column forgotten)."""
-    return features
-
-
 class HiddenDecayAdam(torch.optim.Adam):
     """Adam whose learning rate silently decays like lr / n (a scheduler hidden inside the step)."""
 
