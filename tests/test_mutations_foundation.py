@@ -52,3 +52,35 @@ def test_correct_optimizers_pass(run_suite, specs):
     run = run_suite(*args, modules=T2 + T3)
     assert run.ret == 0, run.text[-3000:]
     assert not run.failed_theorems()
+
+
+# --- the activation contract's axes (#11 items 2 and 5): each broken activation is right on contiguous eager
+# tensors, so the pointwise and smooth-limit checks pass it; only the axis it names rejects it.
+EAGER_CONTIGUOUS = "indicator_of_x_positive or limit_of_smooth_gradients"
+
+
+@pytest.mark.parametrize("activation, axis", [
+    ("strided_fallback_relu", "every_memory_layout_and_size"),
+    ("autocast_fused_relu", "inside_autocast"),
+    ("compile_friendly_relu", "under_torch_compile"),
+])
+def test_activation_wrong_on_one_axis_is_rejected_by_that_axis_only(run_suite, activation, axis):
+    spec = f"tests.broken.activations:{activation}"
+    caught = run_suite("--activation", spec, "-k", axis, modules=T1)
+    assert caught.ret == 1 and caught.failed_theorems() == {"T1"}, caught.text[-3000:]
+    assert "T1 (" in caught.text, caught.text[-3000:]  # the axis's own assertion message
+    missed = run_suite("--activation", spec, "-k", EAGER_CONTIGUOUS, modules=T1)
+    assert missed.ret == 0, missed.text[-3000:]
+
+
+def test_kink_in_a_block_tail_is_rejected_by_the_size_axis(run_suite):
+    """A kernel whose scalar remainder loop differs is caught by the sizes around 8/16/32/64 (the
+    pointwise test may catch it too when Hypothesis puts a zero in the tail)."""
+    run = run_suite("--activation", "tests.broken.activations:blocked_tail_relu",
+                    "-k", "every_memory_layout_and_size", modules=T1)
+    assert run.ret == 1 and run.failed_theorems() == {"T1"}, run.text[-3000:]
+
+
+def test_correct_from_scratch_activation_passes_every_axis(run_suite):
+    run = run_suite("--activation", "tests.broken.activations:where_relu", modules=T1)
+    assert run.ret == 0, run.text[-3000:]

@@ -2,7 +2,11 @@
 
 [GM] Lemma 4.11 (generalized gradients as limits of gradients of C^1 approximations R_r of ReLU
 with R_r'(x) -> 1_{x>0}); [BBGP21]: the generalized gradient is autograd with ReLU'(x) = 1_{x>0},
-so ReLU'(0) = 0. This module checks the activation under test against that convention.
+so ReLU'(0) = 0. This module checks the activation under test against that convention, also on the tensors users
+feed it (non-contiguous, expanded, channels_last, 0-d, empty; sizes on both sides of the 8/16/32/64
+element blocks of vectorised kernels, kinks in block bodies and tails), inside torch.autocast regions
+and through torch.compile: each compared with eager on the same values, bit for bit (ReLU's values
+and derivatives are exact in every dtype).
 """
 import pytest
 import torch
@@ -12,7 +16,8 @@ from hypothesis import strategies as st
 from kinkcheck.harness.core.activations import smooth_relu
 from kinkcheck.harness.audit.kinks import elementwise_derivative
 from kinkcheck.harness.core.losses import mse
-from kinkcheck.harness.core.assertions import assert_reached
+from kinkcheck.harness.core.assertions import assert_bitwise_equal, assert_reached
+from kinkcheck.harness.core.outcomes import require
 from kinkcheck.harness.core.records import figure
 from kinkcheck.strategies.networks import networks_with_exact_kinks
 
@@ -55,18 +60,152 @@ def test_derivative_is_the_indicator_of_x_positive(activation, placement, dtype,
     event(f"exact zeros among inputs: {int((x == 0).sum()) >= 2}")
 
 
+BLOCKS = (8, 16, 32, 64)  # vector widths / unroll factors of CPU and GPU elementwise kernels
+SIZES = tuple(sorted({b + d for b in BLOCKS for d in (-1, 0, 1)}))  # 7, 8, 9, 15, ..., 65
+LAYOUTS = ("contiguous", "strided", "transposed", "expanded", "channels_last", "0-d", "empty")
+
+
+def kink_positions(n: int) -> list[int]:
+    """Indices where a kink tests a kernel's block structure: the first and last entry, the middle
+    (a block body), the last entry of the first full block of each width and the first entry after
+    it, and the first entry of each width's tail (the remainder after the last full block)."""
+    at = {0, n - 1, n // 2}
+    for b in BLOCKS:
+        if b < n:
+            at |= {b - 1, b, (n // b) * b if (n // b) * b < n else n - 1}
+    return sorted(at)
+
+
+@st.composite
+def kinked_values(draw, dtype, *, representable_in=None):
+    """n values of ``dtype`` (n in SIZES) with exact kinks (0.0 or -0.0) at drawn block positions.
+    ``representable_in``: round the values through this dtype first (so they are exact in it)."""
+    n = draw(st.sampled_from(SIZES), label="size")
+    values = draw(st.lists(st.floats(allow_nan=False, allow_subnormal=True, width=64), min_size=n, max_size=n),
+                  label="values")
+    at = draw(st.sets(st.sampled_from(kink_positions(n)), min_size=1), label="kink positions")
+    for i in at:
+        values[i] = draw(st.sampled_from([0.0, -0.0]), label=f"kink at {i}")
+    x = torch.tensor(values, dtype=torch.float64)
+    if representable_in is not None:
+        x = x.to(representable_in)
+    tail = {i for i in at for b in BLOCKS if b < n and i >= (n // b) * b}
+    event(f"size {n}; kink in a block tail: {bool(tail)}")
+    return x.to(dtype)
+
+
+def in_layout(v: torch.Tensor, layout: str) -> torch.Tensor:
+    """A tensor holding the values of ``v`` (more than once for some layouts) in the given memory layout."""
+    if layout == "contiguous":
+        x = v.clone()
+    elif layout == "strided":  # every other element of a buffer: stride 2
+        x = torch.empty(2 * v.numel(), dtype=v.dtype, device=v.device)[::2]
+        x.copy_(v)
+    elif layout == "transposed":
+        x = torch.stack([v, v.flip(0)]).t()
+    elif layout == "expanded":  # stride 0 along the new dimension
+        x = v[:, None].expand(v.numel(), 3)
+    elif layout == "channels_last":
+        x = torch.stack([v, v.flip(0)], -1).reshape(1, v.numel(), 1, 2).contiguous(memory_format=torch.channels_last)
+    elif layout == "0-d":
+        x = v[v.numel() // 2].clone()
+    elif layout == "empty":
+        x = v[:0].reshape(0, 3) if v.numel() % 2 else v[:0]
+    else:
+        raise ValueError(layout)
+    wanted = {"contiguous": x.is_contiguous(), "strided": not x.is_contiguous(),
+              "transposed": not x.is_contiguous(), "expanded": 0 in x.stride(),
+              "channels_last": x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous(),
+              "0-d": x.dim() == 0, "empty": x.numel() == 0}[layout]
+    require(wanted, f"in_layout built no {layout} tensor: shape {tuple(x.shape)}, strides {x.stride()}")
+    return x
+
+
+def forward_and_derivative(fn, x: torch.Tensor):
+    """fn(x) and d fn / dx, with ``x`` itself (its strides kept) the autograd leaf."""
+    leaf = x.detach().requires_grad_(True)
+    y = fn(leaf)
+    (g,) = torch.autograd.grad(y.sum(), leaf, allow_unused=True)
+    return y.detach(), (torch.zeros_like(leaf) if g is None else g)
+
+
+def check_against_eager(fn, x: torch.Tensor, where: str, *, reference_fn=None) -> None:
+    """Forward and derivative of ``fn`` on ``x`` equal eager ``reference_fn`` on the same values,
+    laid out contiguously, bit for bit (signed zeros aside), and follow the convention."""
+    y, g = forward_and_derivative(fn, x)
+    y_ref, g_ref = forward_and_derivative(reference_fn or fn, x.contiguous())
+    assert y.shape == x.shape and g.shape == x.shape, (
+        f"T1 ({where}): output shape {tuple(y.shape)} / gradient shape {tuple(g.shape)} != input {tuple(x.shape)}")
+    assert_bitwise_equal(y.to(y_ref.dtype).contiguous(), y_ref, f"T1 ({where}): forward vs eager on the same values")
+    assert_bitwise_equal(g.to(g_ref.dtype).contiguous(), g_ref,
+                         f"T1 ({where}): derivative vs eager on the same values")
+    flat = x.contiguous().flatten()
+    expected = (flat > 0).to(g_ref.dtype)
+    wrong = g_ref.flatten() != expected
+    assert not bool(wrong.any()), (f"T1 ({where}): derivative differs from 1_{{x>0}} at x = "
+                                   f"{flat[wrong].tolist()[:6]}: got {g_ref.flatten()[wrong].tolist()[:6]}")
+    wrong = y_ref.flatten() != torch.where(flat > 0, flat, torch.zeros_like(flat))
+    assert not bool(wrong.any()), f"T1 ({where}): forward differs from max(x, 0) at x = {flat[wrong].tolist()[:6]}"
+
+
+@pytest.mark.theorem("T1")
+@given(data=st.data())
+def test_convention_holds_in_every_memory_layout_and_size(activation, placement, data):
+    """[GM] Lemma 4.11; [BBGP21] Sec. 2, on the tensors users feed: for non-contiguous (strided,
+    transposed), expanded (stride 0), channels_last, 0-d and empty tensors of every dtype, and sizes
+    on both sides of 8, 16, 32 and 64 elements with exact kinks in block bodies and tails, the
+    activation's forward and derivative equal eager on the same contiguous values bit for bit, and
+    the derivative is 1_{x>0} (0 at x = 0 and -0.0)."""
+    dtype = data.draw(st.sampled_from(DTYPES), label="dtype")
+    layout = data.draw(st.sampled_from(LAYOUTS), label="layout")
+    v = data.draw(kinked_values(dtype)).to(placement.device)
+    x = in_layout(v, layout)
+    check_against_eager(activation, x, f"{layout}, {x.dtype}, {v.numel()} values")
+    event(f"layout: {layout}")
+
+
+@pytest.mark.theorem("T1")
+@given(data=st.data())
+def test_convention_holds_inside_autocast(activation, placement, data):
+    """[GM] Lemma 4.11; [BBGP21]: inside a torch.autocast region (bfloat16), on float32 values exact
+    in bfloat16 (so a lower-precision computation changes no value), the activation's forward and
+    derivative equal eager outside the region bit for bit, and the derivative is 1_{x>0}."""
+    layout = data.draw(st.sampled_from(("contiguous", "strided")), label="layout")
+    x = in_layout(data.draw(kinked_values(torch.float32, representable_in=torch.bfloat16)).to(placement.device),
+                  layout)
+    device_type = placement.device.type
+
+    def autocast_fn(z):
+        with torch.autocast(device_type, dtype=torch.bfloat16):
+            require(torch.is_autocast_enabled(device_type), "torch.autocast did not enable autocast")
+            return activation(z)
+
+    check_against_eager(autocast_fn, x, f"autocast bfloat16, {layout}", reference_fn=activation)
+
+
 @pytest.mark.theorem("T1")
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=lambda d: str(d).removeprefix("torch."))
 def test_derivative_convention_under_torch_compile(activation, placement, dtype):
     """[GM] Lemma 4.11; [BBGP21]: the same convention (ReLU'(0) = 0, at 0 and -0.0) holds for the
-    activation under test compiled with torch.compile (inductor), where it compiles here."""
-    x = torch.tensor(special_inputs(dtype) + [0.5, -0.5, 3.0], dtype=dtype, device=placement.device)
+    activation under test compiled with torch.compile (inductor), where it compiles here: on 65
+    values (a 64-block and a 1-element tail) with kinks and special values in the body and the
+    tail, contiguous and strided (float32), forward and derivative equal eager bit for bit."""
+    n = 65
+    special = special_inputs(dtype)
+    values = [0.5 * (-1) ** i * (i % 7) for i in range(n)]
+    for i, value in zip([0, 1, 31, 32, 63, 64] + list(range(40, 48)), special + special):
+        values[i] = value
+    values[64] = 0.0  # the tail
+    v = torch.tensor(values, dtype=torch.float64).to(dtype).to(placement.device)
     try:
         compiled = torch.compile(activation.fn, dynamic=False)
-        compiled(x.detach().clone())
+        forward_and_derivative(compiled, v)  # compiles forward and backward once; reused below
     except Exception as exc:  # no C++ toolchain, unsupported backend: not the subject's fault
         pytest.skip(f"torch.compile does not run here: {type(exc).__name__}: {str(exc)[:120]}")
-    check_convention(compiled, x, "eager")
+    layouts = ["contiguous", "strided"] if dtype == torch.float32 else ["contiguous"]
+    for layout in layouts:
+        check_against_eager(compiled, in_layout(v, layout), f"torch.compile, {layout}, {dtype}",
+                            reference_fn=activation)
 
 
 @pytest.mark.theorem("T1")

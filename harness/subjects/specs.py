@@ -8,11 +8,30 @@ A subject is chosen from outside the suite, as DESIGN.md fixes it::
 ``attr`` of an optimizer spec is a callable ``(params, **hyperparameters) -> optimizer`` with
 the ``torch.optim.Optimizer`` protocol. The family decides which theorems apply and which
 hyperparameters (under torch.optim's names) the suite passes.
+
+Fixed constructor arguments (ones the suite cannot guess: ``num_iterations``, ``num_data``, a
+required mode) follow the target after ``?``, as ``name=value`` pairs separated by ``&``::
+
+    --optimizer "generic=mylib:Ranger21?num_iterations=1000&use_softplus=False"
+    --optimizer "adam=mylib:MyAdam?foo=(1, 2)&mode='fast'"
+
+Each value is a Python literal read with ``ast.literal_eval`` (numbers, strings in quotes, tuples,
+lists, dicts, True/False/None); commas inside brackets or quotes do not separate subjects in a
+comma-separated list. The arguments are passed to every construction, after the suite's own. They
+may not name an argument the suite passes for the family (``lr``, the family's drawn
+hyperparameters, its fixed arguments and decay names: the theorems reason on the values they
+pass); use family ``generic`` to hold such an argument fixed. One name is reserved and not passed:
+``matrix_flag='use_muon'`` hands the parameters to the constructor as two parameter-group
+dictionaries, the matrices (``ndim >= 2``) with ``{'use_muon': True}`` and the other tensors with
+``{'use_muon': False}`` (Muon-style optimizers that flag which parameters are matrices). A spec
+that breaks any of these rules is a usage error naming the problem.
 """
 from __future__ import annotations
 
+import ast
 import functools
 import importlib
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -39,16 +58,29 @@ class OptimizerSubject:
     spec: str  # where it comes from, e.g. "torch.optim:Adam"
     factory: Callable[..., Any] = field(compare=False, repr=False)
     builtin: bool = False
+    options: tuple = ()  # fixed constructor arguments from the spec, as (name, value) pairs
+    matrix_flag: str | None = None  # pass matrices and other tensors as two flagged parameter groups
 
     def build(self, params, **hyperparameters):
         """Construct the optimizer; a failure names the subject and the hyperparameters."""
+        arguments = {**hyperparameters, **dict(self.options)}
         try:
-            return self.factory(params, **hyperparameters)
+            return self.factory(self.groups(params), **arguments)
         except Exception as exc:  # the subject's own error, reported as a property failure
             raise SubjectError(
                 f"optimizer {self.label} ({self.spec}) could not be constructed with "
                 f"hyperparameters {hyperparameters}: {type(exc).__name__}: {exc}"
             ) from exc
+
+    def groups(self, params):
+        """The parameters as the constructor takes them (flagged groups when ``matrix_flag`` is set)."""
+        if self.matrix_flag is None:
+            return params
+        params = list(params)
+        matrices = [p for p in params if p.ndim >= 2]
+        others = [p for p in params if p.ndim < 2]
+        return [g for g in ({"params": matrices, self.matrix_flag: True},
+                            {"params": others, self.matrix_flag: False}) if g["params"]]
 
     def __str__(self) -> str:
         return self.label
@@ -83,8 +115,76 @@ def load_attr(spec: str, what: str) -> Any:
     return obj
 
 
+def split_top_level(text: str, separator: str) -> list[str]:
+    """Split at ``separator`` outside brackets and quotes (``betas=(0.9, 0.99)`` stays whole)."""
+    parts, depth, quote, current = [], 0, None, []
+    for ch in text:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+        elif ch == separator and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    parts.append("".join(current))
+    return parts
+
+
+RESERVED_OPTIONS = ("matrix_flag",)
+
+
+def parse_options(text: str, spec: str, family: Family, factory) -> tuple[tuple, str | None]:
+    """``name=value&name=value`` -> ((name, value), ...) and the matrix flag; SpecError naming the problem."""
+    options, matrix_flag = [], None
+    suite_names = {"lr", *family.hyperparameters, *family.fixed, *family.decay}
+    try:
+        signature = inspect.signature(factory)
+        accepted = set(signature.parameters)
+        any_keyword = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
+    except (TypeError, ValueError):
+        accepted, any_keyword = set(), True
+    seen = set()
+    for item in split_top_level(text, "&"):
+        name, sep, literal = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise SpecError(f"--optimizer {spec!r}: fixed argument {item.strip()!r} is malformed: expected "
+                            f"name=value, e.g. {spec.partition('?')[0]}?num_iterations=1000")
+        if not name.isidentifier():
+            raise SpecError(f"--optimizer {spec!r}: {name!r} is not a valid argument name")
+        if name in seen:
+            raise SpecError(f"--optimizer {spec!r}: fixed argument {name!r} given twice")
+        seen.add(name)
+        try:
+            value = ast.literal_eval(literal.strip())
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            raise SpecError(f"--optimizer {spec!r}: the value of {name!r}, {literal.strip()!r}, is not a Python "
+                            f"literal (quote strings: {name}='text')") from None
+        if name == "matrix_flag":
+            if not isinstance(value, str) or not value.isidentifier():
+                raise SpecError(f"--optimizer {spec!r}: matrix_flag must be a quoted group key, e.g. "
+                                f"matrix_flag='use_muon'")
+            matrix_flag = value
+            continue
+        if name in suite_names:
+            raise SpecError(f"--optimizer {spec!r}: {name!r} is passed by the suite for family "
+                            f"{family.name!r} (the theorems reason on the values they pass); fix only "
+                            f"arguments the suite does not pass, or use family 'generic'")
+        if not any_keyword and name not in accepted:
+            raise SpecError(f"--optimizer {spec!r}: {getattr(factory, '__name__', factory)!s} takes no "
+                            f"argument {name!r}")
+        options.append((name, value))
+    return tuple(options), matrix_flag
+
+
 def parse_optimizer_spec(text: str) -> OptimizerSubject:
-    """``FAMILY=module:attr`` -> OptimizerSubject, or SpecError naming the problem."""
+    """``FAMILY=module:attr[?name=value&...]`` -> OptimizerSubject, or SpecError naming the problem."""
     family, sep, target = text.strip().partition("=")
     family = family.strip().lower()
     if not sep or not family or not target.strip():
@@ -92,12 +192,19 @@ def parse_optimizer_spec(text: str) -> OptimizerSubject:
                         f"e.g. adam=mylib.optim:MyAdam. Valid families: {valid_families()}")
     if family not in FAMILIES:
         raise SpecError(f"--optimizer {text!r}: unknown family {family!r}. Valid families: {valid_families()}")
+    target, query, fixed = target.strip().partition("?")
     factory = load_attr(target.strip(), "--optimizer")
-    return OptimizerSubject(family, f"{family}={target.strip()}", target.strip(), factory)
+    options, matrix_flag = (), None
+    if query:
+        if not fixed.strip():
+            raise SpecError(f"--optimizer {text!r}: nothing after '?': expected name=value pairs joined by '&'")
+        options, matrix_flag = parse_options(fixed, text.strip(), FAMILIES[family], factory)
+    spec = target.strip() + (f"?{fixed.strip()}" if query else "")
+    return OptimizerSubject(family, f"{family}={spec}", spec, factory, options=options, matrix_flag=matrix_flag)
 
 
 def parse_optimizer_specs(specs: list[str]) -> list[OptimizerSubject]:
-    items = [s for spec in specs for s in spec.split(",") if s.strip()]
+    items = [s for spec in specs for s in split_top_level(spec, ",") if s.strip()]
     subjects = [parse_optimizer_spec(s) for s in items]
     labels = [s.label for s in subjects]
     dupes = sorted({x for x in labels if labels.count(x) > 1})

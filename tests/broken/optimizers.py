@@ -22,10 +22,11 @@ class _Base(torch.optim.Optimizer):
 
 
 class CorrectSGD(_Base):
-    """Plain SGD written from scratch (must pass)."""
+    """Plain SGD written from scratch, with torch's coupled weight decay (must pass: a decay it
+    accepted and then ignored would be a failure)."""
 
     def update(self, p, g, group, state):
-        p.sub_(group["lr"] * g)
+        p.sub_(group["lr"] * (g + group.get("weight_decay", 0.0) * p))
 
 
 class HiddenDecaySGD(_Base):
