@@ -427,7 +427,8 @@ CATALOG: list[Entry] = [
                  "For each depth L >= 2 a fresh, independent sample of 2^13 networks: the frequency of E_L, "
                  "certified by sound interval bounds, is consistent with at least the bound (one-sided exact "
                  "tests), and P(E_L) is non-decreasing in L (exact one-sided sign test on the discordant pairs of "
-                 "independent networks, false alarm 1e-6, power 0.998 against a drop from 0.5 to 0.44). At width 2 (20000 networks on [-1, 1], both inits) the "
+                 "independent networks, false alarm 1e-6, power 0.998 against a drop from 0.5 to 0.44). At "
+                 "width 2 (20000 networks on [-1, 1], both inits) the "
                  "1 - 1e-6 Clopper-Pearson lower bound of P(E_L) passes 0.99 at a depth no larger than the "
                  "depth where the theorem's bound does.",
                  _t(M6, "test_dead_layer_probability_above_bound_and_growing_with_depth",
