@@ -17,9 +17,10 @@ def run(args) -> int:
         print(f"kinkcheck report --merge: {exc}", file=sys.stderr)
         return 2
     header = f"{meta.get('header', 'kinkcheck')} — merged from {meta['shards']} shards"
-    print(report.terminal_table(records, header))
+    dtype = meta.get("dtype")
+    print(report.terminal_table(records, header, dtype))
     if args.json_out:
         Path(args.json_out).write_text(report.json_report(records, meta))
     if args.md_out:
-        Path(args.md_out).write_text(report.markdown_table(records, header))
+        Path(args.md_out).write_text(report.markdown_table(records, header, dtype))
     return int(meta["exitstatus"] != 0)

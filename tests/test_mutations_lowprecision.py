@@ -2,6 +2,18 @@
 wrong only at a skipped scaled step or only in a low precision are rejected; correct ones pass."""
 from __future__ import annotations
 
+import json
+from fractions import Fraction
+
+import pytest
+import torch
+
+from kinkcheck.harness.core.device import placement as make_placement
+from kinkcheck.harness.core.outcomes import HarnessError, LowPrecisionEffect
+from kinkcheck.harness.oracles.inactivity import torch_default
+from kinkcheck.plugin.report import TestRecord, aggregate, markdown_table, terminal_table
+from kinkcheck.strategies.initializations import InitCase
+
 MODULE = ("test_mixed_precision.py",)
 
 
@@ -16,3 +28,102 @@ def test_a_skipped_scaled_step_that_advances_state_is_rejected(run_suite):
 def test_a_correct_amp_aware_optimizer_passes(run_suite):
     run = run_suite("--optimizer", "adam=tests.broken.lowprecision:AmpAdamSkipsCorrectly", modules=MODULE)
     assert run.ret == 0, run.text[-3000:]
+
+
+# ---------------------------------------------------------------------- exact-arithmetic claims measured
+# (issue #15 item 1: the class "exact-arithmetic claim" is measured and reported outside float64,
+# never FAIL for a correct subject, never a silent skip; raising it in float64 is a bug of the suite)
+MEASURED = '''
+import pytest
+from hypothesis import given, settings, strategies as st
+from kinkcheck.harness.core.outcomes import LowPrecisionEffect
+
+@pytest.mark.theorem("T5")
+@settings(max_examples=5, database=None)
+@given(k=st.integers(0, 3))
+def test_measured_inside_hypothesis(k):
+    """[GM] Cor 4.3: a stand-in for T5(b) measured in bfloat16."""
+    raise LowPrecisionEffect("T5(b)", "inactive fraction", 0.3160, (0.3148, 0.3172), 0.3125, "torch.bfloat16",
+                             detail="165689/524288")
+
+@pytest.mark.theorem("T8")
+def test_measured_in_float64_is_a_suite_bug():
+    """[GM] Prop 2.10: an exact-arithmetic claim is judged in float64, never excused as measured."""
+    raise LowPrecisionEffect("T8", "risk", 0.5, (0.4, 0.6), 0.5, "float64")
+'''
+
+
+def test_a_low_precision_effect_is_measured_not_failed_and_float64_cannot_excuse(pytester):
+    pytester.makepyfile(test_measured=MEASURED)
+    json_path = pytester.path / "r.json"
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--report-json", str(json_path))
+    text = result.stdout.str()
+    payload = json.loads(json_path.read_text())
+    cells = {c["theorem"]: c for c in payload["cells"]}
+    tests = {t["theorem"]: t for t in payload["tests"]}
+    assert cells["T5"]["outcome"] == "measured" and cells["T5"]["measured"] == 1, text[-3000:]
+    figures = tests["T5"]["figures"]
+    assert figures["inactive fraction in bfloat16 (measured)"] == 0.316, figures
+    assert figures["inactive fraction in bfloat16 (interval)"] == "[0.3148, 0.3172]", figures
+    assert figures["inactive fraction in bfloat16 (exact law)"] == 0.3125, figures
+    assert "165689/524288" in tests["T5"]["reason"]
+    assert cells["T8"]["outcome"] == "error", text[-3000:]  # raising it in float64: HarnessError
+    assert "ERROR of the suite itself" in text and "measured 1" in text
+    assert result.ret == 1  # the ERROR, not the measurement
+
+
+def test_low_precision_effect_refuses_float64_and_empty_intervals():
+    with pytest.raises(HarnessError, match="judged, not measured"):
+        LowPrecisionEffect("T5(b)", "p", 0.3, (0.2, 0.4), 0.3, torch.float64)
+    with pytest.raises(HarnessError, match="empty interval"):
+        LowPrecisionEffect("T5(b)", "p", 0.3, (0.4, 0.2), 0.3, torch.float16)
+    effect = LowPrecisionEffect("T5(b)", "p", 0.316, (0.315, 0.317), 0.3125, torch.bfloat16)
+    assert isinstance(effect, pytest.skip.Exception) and effect.dtype == "bfloat16"
+
+
+def _records(outcome_b="measured"):
+    width = "theorems/test_nonconvergence_width.py::"
+    return [TestRecord(width + "test_exact_anchors", "T5", "(suite)", "passed", 1),
+            TestRecord(width + "test_inactive_neuron_probability_matches_exact_law", "T5", "(suite)", outcome_b, 4),
+            TestRecord("theorems/test_local_minima_embedding.py::test_embedded_neuron_preserves_realization_risk_and"
+                       "_gradient", "T7", "(suite)", "passed", 20),
+            TestRecord("theorems/test_frozen_coordinates.py::test_zero_gradient_coordinates_frozen[adam]", "T3",
+                       "adam", "passed", 7)]
+
+
+def test_cells_carry_the_catalogue_class_and_show_it_outside_float64():
+    cells = aggregate(_records())
+    assert cells[("T5", "(suite)")].precision == "exact/real" and cells[("T5", "(suite)")].outcome == "measured"
+    assert cells[("T7", "(suite)")].precision == "rounding"
+    low = terminal_table(_records(), dtype=torch.bfloat16)
+    assert "measured 5 [exact/real]" in low and "pass 20 [rounding]" in low and "[real] an exact-arithmetic" in low
+    md = markdown_table(_records(), dtype="bfloat16")
+    assert "| `(suite)` | n/a | measured 5 [exact/real] | pass 20 [rounding] |" in md, md
+    high = terminal_table(_records(), dtype=torch.float64)
+    assert "[exact" not in high and "[rounding]" not in high and "measured 5" in high
+    assert terminal_table(_records()) == high  # no dtype (a merged report of old shards): no tags
+
+
+# T5(b) in bfloat16, the case issue #15 measured: nn.Linear's init (d = 1) on D = [-3/4, 3/4], p = 5/16
+ISSUE_CASE = InitCase(law=torch_default(1), lo=(Fraction(-3, 4),), hi=(Fraction(3, 4),))
+
+
+def test_t5b_bfloat16_initialisation_is_measured_and_float64_judged():
+    from kinkcheck.theorems import test_nonconvergence_width as t5
+
+    body = t5.test_inactive_neuron_probability_matches_exact_law.hypothesis.inner_test
+    with pytest.raises(LowPrecisionEffect) as effect:
+        body(make_placement(dtype="bfloat16"), ISSUE_CASE, 6, 0)
+    assert effect.value.exact == 0.3125 and not effect.value.interval[0] <= 0.3125 <= effect.value.interval[1]
+    assert "bfloat16" in effect.value.reason
+    t5.check_inactivity_frequencies(ISSUE_CASE, 6, make_placement(dtype="float64"), 0)  # judged in float64: holds
+
+
+def test_t5b_suite_run_in_bfloat16_reports_measured_not_fail(run_suite, tmp_path):
+    run = run_suite("--dtype", "bfloat16", "-k", "probability_matches or anchors", "--report-json",
+                    str(tmp_path / "r.json"), modules=("test_nonconvergence_width.py",))
+    assert run.ret == 0 and run.failed_theorems() == set(), run.text[-3000:]
+    cell = json.loads((tmp_path / "r.json").read_text())["cells"][0]
+    assert cell["theorem"] == "T5" and cell["precision"] == "exact/real", cell
+    assert cell["outcome"] in ("measured", "passed"), cell
+    assert "[exact/real]" in run.text

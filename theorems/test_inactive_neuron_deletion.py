@@ -146,6 +146,7 @@ def test_deleting_an_inactive_neuron_in_floating_point(placement, hidden, d, n_p
     y = torch.randn(n_points, 1, generator=gen, dtype=placement.dtype, device=placement.device)
     z = net.preactivations(x)[layer - 1][..., index]  # (16, N) inputs of that neuron
     net.biases[layer - 1][:, index] -= z.amax(dim=-1) + 1  # now <= -1 on the data
-    assert bool((net.preactivations(x)[layer - 1][..., index] < 0).all()), "T7(e): construction: neuron active"
+    require(bool((net.preactivations(x)[layer - 1][..., index] < 0).all()),
+            f"T7(e): construction: neuron still active in {placement.dtype} (a bug of the suite, not of torch)")
     compared = check_deletion_float(net, x, y, layer, index)
     assert_reached(compared > 0, "T7(e): gradients compared for at least one network")

@@ -7,6 +7,11 @@
 - ``OutOfScope``: the generated configuration lies outside the theorem's hypothesis (weight decay
   for T2/T3); the property ran, measured what the subject did, and reports it with that figure.
   A skip, typed, carrying the measured displacement.
+- ``LowPrecisionEffect``: an exact-arithmetic claim (a probability of the real-valued
+  initialisation, an exact rational run formula) measured in a dtype other than float64, where the
+  rounding of that dtype really changes the fact: the measured figure and its interval against the
+  exact value. Never the subject's FAIL and never a silent skip: the table shows "measured" and the
+  record carries the figure. Raising it in float64 is a bug of the suite (HarnessError).
 """
 from __future__ import annotations
 
@@ -33,6 +38,42 @@ class OutOfScope(pytest.skip.Exception):
         if displacement is not None:
             text += f"; zero-gradient coordinates moved by up to {displacement:.3g}"
         super().__init__(text, allow_module_level=False)
+
+
+class LowPrecisionEffect(pytest.skip.Exception):
+    """An exact-arithmetic claim measured in low precision, where it is a different fact.
+
+    ``what``: the measured quantity; ``measured``: its value in ``dtype``; ``interval``: its
+    confidence (or rounding) interval ``(lo, hi)``; ``exact``: the value the exact-arithmetic claim
+    gives; ``dtype``: the dtype it was measured in (any spelling: ``torch.bfloat16`` or
+    ``"bfloat16"``). In float64 the claim is judged, not measured: raising this there is a bug of
+    the suite and raises ``HarnessError`` instead."""
+
+    def __init__(self, theorem: str, what: str, measured: float, interval: tuple[float, float],
+                 exact: float, dtype, detail: str = ""):
+        self.dtype = str(dtype).removeprefix("torch.")
+        if self.dtype == "float64":
+            raise HarnessError(f"{theorem}: LowPrecisionEffect raised in float64 ({what} = {measured:.6g} vs "
+                               f"{exact:.6g}): in float64 an exact-arithmetic claim is judged, not measured")
+        lo, hi = (float(interval[0]), float(interval[1]))
+        if not lo <= hi:
+            raise HarnessError(f"{theorem}: LowPrecisionEffect with an empty interval [{lo:.6g}, {hi:.6g}]")
+        self.theorem = theorem
+        self.what = what
+        self.measured = float(measured)
+        self.interval = (lo, hi)
+        self.exact = float(exact)
+        self.detail = detail
+        self.reason = (f"exact-arithmetic claim measured in {self.dtype}: {what} = {self.measured:.6g} "
+                       f"[{lo:.6g}, {hi:.6g}] vs the exact {self.exact:.6g}" + (f"; {detail}" if detail else ""))
+        super().__init__(f"{theorem}: {self.reason}", allow_module_level=False)
+
+    def figures(self) -> dict:
+        """The record's figures: the measured value, its interval, the exact value, the dtype."""
+        key = f"{self.what} in {self.dtype}"
+        return {f"{key} (measured)": float(f"{self.measured:.6g}"),
+                f"{key} (interval)": f"[{self.interval[0]:.6g}, {self.interval[1]:.6g}]",
+                f"{key} (exact law)": float(f"{self.exact:.6g}")}
 
 
 def require(condition: bool, message: str) -> None:

@@ -20,7 +20,7 @@ class TestRecord:
     nodeid: str
     theorem: str
     subject: str
-    outcome: str = "passed"  # passed | failed | xfail | xpass | out-of-scope | skipped
+    outcome: str = "passed"  # passed | failed | error | xfail | xpass | out-of-scope | measured | skipped
     cases: int = 0
     figures: dict = field(default_factory=dict)
     reason: str = ""

@@ -2,6 +2,11 @@
 
 Records travel from pytest-xdist workers to the controller in ``report.user_properties``, so the
 table is one table under ``-n auto`` too.
+
+Each cell carries the precision class of its tests (issue #15), read from the theorem catalogue: the
+class of the catalogue part whose tests include the test ("exact" in any dtype, up to "rounding",
+"real": an exact-arithmetic claim whose low-precision behaviour is measured, outcome "measured").
+When the run's dtype is not float64 the table shows it as a short tag, "pass 20 [exact]".
 """
 from __future__ import annotations
 
@@ -15,9 +20,9 @@ from kinkcheck.harness.core.records import SUITE_ROW, USER_PROPERTY, TestRecord 
 
 # --------------------------------------------------------------------------- aggregation
 
-_PRIORITY = ["error", "failed", "xpass", "xfail", "passed", "out-of-scope", "skipped"]
+_PRIORITY = ["error", "failed", "xpass", "xfail", "measured", "passed", "out-of-scope", "skipped"]
 _SYMBOL = {"passed": "pass", "failed": "FAIL", "error": "ERROR", "xfail": "xfail", "xpass": "XPASS",
-           "out-of-scope": "out-of-scope", "skipped": "skip"}
+           "measured": "measured", "out-of-scope": "out-of-scope", "skipped": "skip"}
 
 
 @dataclass
@@ -26,18 +31,68 @@ class Cell:
     tests: int
     cases: int
     out_of_scope: int = 0  # tests of the cell that reported "out of scope"
+    precision: str = ""  # the catalogue's class(es) of its tests, short tags joined by "/" ("exact/real")
+    measured: int = 0  # tests of the cell that measured an exact-arithmetic claim's low-precision effect
+
+
+# --------------------------------------------------------------------------- precision classes
+def _precision_tags() -> dict[str, str]:
+    from kinkcheck import catalog
+
+    return {catalog.EXACT: "exact", catalog.ROUNDING: "rounding", catalog.REAL: "real"}
+
+
+def _test_key(nodeid: str) -> tuple[str, str]:
+    """(module stem, function) of a node id, whatever the path prefix (checkout, --pyargs, site-packages)."""
+    path, _, rest = nodeid.partition("::")
+    stem = path.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".py")
+    return stem, rest.split("[", 1)[0].split("::")[-1]
+
+
+def _precision_index() -> dict[tuple[str, str, str], str]:
+    """(theorem, module stem, function) -> the class of the catalogue entry (or part) listing that test."""
+    from kinkcheck import catalog
+
+    index = {}
+    for entry in catalog.entries():
+        if entry.precision_ is None:
+            continue
+        for test in entry.tests:
+            index.setdefault((entry.base,) + _test_key(test), entry.precision_)
+    return index
+
+
+def precision_of(record: TestRecord, index: dict | None = None) -> str:
+    """The short precision tag ("exact", "rounding", "real") of a record's test, "" when the
+    catalogue does not list the test."""
+    index = _precision_index() if index is None else index
+    klass = index.get((record.theorem.split("(")[0],) + _test_key(record.nodeid), "")
+    return _precision_tags().get(klass, "")
+
+
+def _joined_tags(tags) -> str:
+    present = set(tags)
+    return "/".join(t for t in _precision_tags().values() if t in present)
 
 
 def aggregate(records: list[TestRecord]) -> dict[tuple[str, str], Cell]:
     groups: dict[tuple[str, str], list[TestRecord]] = defaultdict(list)
     for r in records:
         groups[(r.theorem, r.subject)].append(r)
+    index = _precision_index()
     cells = {}
     for key, rs in groups.items():
         outcome = min((r.outcome for r in rs), key=_PRIORITY.index)
         cells[key] = Cell(outcome, len(rs), sum(r.cases for r in rs),
-                          sum(r.outcome == "out-of-scope" for r in rs))
+                          sum(r.outcome == "out-of-scope" for r in rs),
+                          _joined_tags(precision_of(r, index) for r in rs),
+                          sum(r.outcome == "measured" for r in rs))
     return cells
+
+
+def shows_precision(dtype) -> bool:
+    """Whether the table tags each cell with its class: a run in a dtype other than float64."""
+    return dtype is not None and str(dtype).removeprefix("torch.") not in ("", "float64")
 
 
 def _theorem_order(t: str):
@@ -51,25 +106,29 @@ def conformance_rows(records: list[TestRecord]):
     return theorems, subjects, cells
 
 
-def _cell_text(cell: Cell | None) -> str:
+def _cell_text(cell: Cell | None, tags: bool = False) -> str:
     if cell is None:
         return "n/a"
     text = _SYMBOL[cell.outcome]
-    if cell.outcome in ("passed", "failed", "error", "xfail", "xpass"):
+    if cell.outcome in ("passed", "failed", "error", "xfail", "xpass", "measured"):
         text += f" {cell.cases}"
         if cell.out_of_scope:
             text += "+oos"
+    if tags and cell.precision:
+        text += f" [{cell.precision}]"
     return text
 
 
-def terminal_table(records: list[TestRecord], header: str = "") -> str:
-    """Subjects as rows, theorems as columns; a cell is the outcome and the generated cases."""
+def terminal_table(records: list[TestRecord], header: str = "", dtype=None) -> str:
+    """Subjects as rows, theorems as columns; a cell is the outcome and the generated cases (and, when
+    ``dtype`` is not float64, the precision class of its tests)."""
     if not records:
         return "kinkcheck: no theorem tests ran"
     theorems, subjects, cells = conformance_rows(records)
+    tags = shows_precision(dtype)
     rows = [["subject"] + theorems]
     for s in subjects:
-        rows.append([s] + [_cell_text(cells.get((t, s))) for t in theorems])
+        rows.append([s] + [_cell_text(cells.get((t, s)), tags) for t in theorems])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [header] if header else []
     for i, row in enumerate(rows):
@@ -83,6 +142,12 @@ def terminal_table(records: list[TestRecord], header: str = "") -> str:
                  + "; numbers are generated cases run; +oos: configurations outside the theorem's "
                  "hypothesis (decay) were checked and reported out of scope; n/a: does not apply; ERROR: a bug "
                  "of the suite, not a verdict on the subject")
+    if tags:
+        lines.append(f"precision classes in {str(dtype).removeprefix('torch.')}: [exact] asserted exactly in this "
+                     "dtype; [rounding] within a tolerance derived from its unit roundoff and the step count, "
+                     "float64 reference; [real] an exact-arithmetic claim: in this dtype its behaviour is a "
+                     "different fact, measured and reported (\"measured\": the figure and its interval below), "
+                     "never judged")
     lines.append("wall time per theorem (s, summed over its tests): " + ", ".join(
         f"{t} {s:.1f}" for t, s in seconds_by_theorem(records)))
     figs = figures_by_theorem(records)
@@ -124,13 +189,14 @@ def figures_by_theorem(records: list[TestRecord]) -> dict[str, list[tuple[str, s
     return out
 
 
-def markdown_table(records: list[TestRecord], header: str = "") -> str:
+def markdown_table(records: list[TestRecord], header: str = "", dtype=None) -> str:
     theorems, subjects, cells = conformance_rows(records)
+    tags = shows_precision(dtype)
     lines = [header, ""] if header else []
     lines.append("| subject | " + " | ".join(theorems) + " |")
     lines.append("|---" * (len(theorems) + 1) + "|")
     for s in subjects:
-        lines.append(f"| `{s}` | " + " | ".join(_cell_text(cells.get((t, s))) for t in theorems) + " |")
+        lines.append(f"| `{s}` | " + " | ".join(_cell_text(cells.get((t, s)), tags) for t in theorems) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -217,7 +283,7 @@ def write_summary(tr, exitstatus, config, state) -> None:
         return
     head = header(config, state)
     tr.section("kinkcheck conformance")
-    tr.write_line(terminal_table(records, head))
+    tr.write_line(terminal_table(records, head, state.placement.dtype))
     if (line := not_run_line(state)) is not None:
         tr.write_line(line)
     stale = [f"{t}::{s}" for (t, s) in state.expectations if (t, s) not in state.matched]
@@ -228,7 +294,8 @@ def write_summary(tr, exitstatus, config, state) -> None:
         tr.write_line("expected deviations that no longer happen (remove them from the file): "
                       + ", ".join(fixed), yellow=True)
     chosen = config.getoption("hypothesis_profile", None)
-    meta = {"exitstatus": int(exitstatus), "header": head,
+    dtype = str(state.placement.dtype).removeprefix("torch.")
+    meta = {"exitstatus": int(exitstatus), "header": head, "dtype": dtype,
             "hypothesis_profile": profiles.effective_name(chosen),
             "hypothesis_seed": config.getoption("hypothesis_seed", None),
             "subjects": [s.label for s in state.optimizers], "activation": state.activation.name,
@@ -236,4 +303,4 @@ def write_summary(tr, exitstatus, config, state) -> None:
     if config.getoption("--report-json"):
         Path(config.getoption("--report-json")).write_text(json_report(records, meta))
     if config.getoption("--report-md"):
-        Path(config.getoption("--report-md")).write_text(markdown_table(records, head))
+        Path(config.getoption("--report-md")).write_text(markdown_table(records, head, dtype))

@@ -6,7 +6,9 @@
 - how a report is read: an ``AssertionError`` (the property, or a subject that raised or went
   non-finite: ``SubjectError``) is the subject's FAIL; any other exception, a failing setup, or a
   Hypothesis error about the suite's own strategies is the suite's ERROR; ``OutOfScope`` is the
-  typed out-of-scope outcome with its measured displacement;
+  typed out-of-scope outcome with its measured displacement; ``LowPrecisionEffect`` (an
+  exact-arithmetic claim measured outside float64) is the outcome "measured", its figure and interval
+  in the record -- never FAIL, never a plain skip;
 - what a failure shows: the theorem, its title and source, the subject, and a command that
   reproduces it.
 """
@@ -22,7 +24,7 @@ import pytest
 
 from kinkcheck import catalog
 from kinkcheck.harness.core import records
-from kinkcheck.harness.core.outcomes import HarnessError, OutOfScope
+from kinkcheck.harness.core.outcomes import HarnessError, LowPrecisionEffect, OutOfScope
 from kinkcheck.plugin import expectations as expect
 from kinkcheck.plugin import options, session
 
@@ -131,7 +133,11 @@ def on_report(item, call, rep, marker, record) -> None:
         record.outcome = "xpass" if rep.passed else "xfail"
     elif rep.skipped:
         value = excinfo.value if excinfo is not None else None
-        if isinstance(value, OutOfScope):
+        if isinstance(value, LowPrecisionEffect):
+            record.outcome = "measured"
+            record.reason = value.reason
+            record.figures.update(value.figures())
+        elif isinstance(value, OutOfScope):
             record.outcome = "out-of-scope"
             record.reason = value.reason
             if value.displacement is not None:
