@@ -10,6 +10,8 @@ they end where the batched ones end.
 """
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 
@@ -124,3 +126,81 @@ def test_naive(benchmark, name, d):
         for g, f in zip(got, final):
             torch.testing.assert_close(g.detach(), f[0], rtol=1e-9, atol=1e-12)
     support.check_target(r)
+
+
+def copy_bandwidth(nbytes: int, rounds: int = 7) -> float:
+    """Bytes per second of ``b.copy_(a)`` on float64 buffers of ``nbytes`` each (read + write counted),
+    one thread, best of ``rounds``: the streaming rate the batched step's elementwise passes can reach
+    at the size of its activation tensors."""
+    n = max(1, nbytes // 8)
+    a, b = torch.rand(n, dtype=torch.float64), torch.empty(n, dtype=torch.float64)
+    reps = max(1, (256 * 2**20) // (2 * n * 8))  # ~256 MiB moved per round
+    b.copy_(a)
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(reps):
+            b.copy_(a)
+        best = min(best, (time.perf_counter() - start) / reps)
+    return 2 * n * 8 / best
+
+
+# Bytes the batched SGD step moves per network, in units of one network's hidden activation
+# A = POINTS * WIDTH * 8 bytes (parameters and outputs are <= A/8 for d <= 2, ignored):
+# forward  x W1^T (write A), + b1 (read A, write A), relu (read A, write A), . W2^T (read A);
+# backward grad_out W2 (write A), grad W2 = grad_out^T relu (read A), relu backward (read 2A, write A),
+#          grad b1 = sum over points (read A), grad W1 = grad^T x (read A).
+# In all 7 reads + 5 writes = 12 A per step.
+PASSES_PER_STEP = 12
+
+
+def _best(fn, rounds=20):
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def test_memory_bound_floor(benchmark):
+    """Where the batched SGD step's time goes at one thread (issue #13 item 3). The step is a handful
+    of passes over (networks, points, width) tensors, so bytes moved / streaming bandwidth is a lower
+    bound on its time per network, and naive time / that floor the best ratio any such tensor program
+    could reach. The figures also time the first layer's product the way ``Network.forward`` does it
+    (``matmul`` of the shared (N, d) inputs with (B, l, d) weights: one tiny GEMM per network) against
+    one GEMM over all B*l neurons: the gap between the measured step and the floor is that per-network
+    GEMM cost, not memory traffic."""
+    benchmark.group = "training memory floor"
+    activation = NETWORKS * POINTS * WIDTH * DTYPE.itemsize
+    out = {}
+
+    def run():
+        out["bw"] = copy_bandwidth(activation)
+
+    support.measure(benchmark, run, rounds=1)
+    per_network = PASSES_PER_STEP * POINTS * WIDTH * DTYPE.itemsize * STEPS  # bytes per network, whole run
+    floor = per_network / out["bw"]
+    support.record_figure(benchmark, f"copy bandwidth at the activation size ({activation / 2**20:.1f} MiB, 1 thread)",
+                          out["bw"] / 1e9, "{:.1f} GB/s")
+    support.record_figure(benchmark, f"batched SGD: bytes moved per network ({STEPS} steps, {PASSES_PER_STEP} passes "
+                          "of A per step)", per_network / 2**20, "{:.2f} MiB")
+    support.record_figure(benchmark, "batched SGD: memory floor per network (bytes / bandwidth)", floor * 1e3,
+                          "{:.3f} ms")
+    net0, x, _ = get_problem(1)
+    w = net0.weights[0]
+    per_net = _best(lambda: torch.matmul(x, w.transpose(-1, -2)))
+    one_gemm = _best(lambda: x @ w.reshape(-1, w.shape[-1]).T)
+    support.record_figure(benchmark, f"first layer x W1^T, d=1: batched matmul ({NETWORKS} tiny GEMMs) / one GEMM "
+                          f"over {NETWORKS * WIDTH} neurons", per_net / one_gemm, "{:.1f}x")
+    support.record_figure(benchmark, "first layer x W1^T, d=1: batched matmul per call / streaming floor of its output",
+                          per_net / (NETWORKS * POINTS * WIDTH * 8 / out["bw"] * 2), "{:.1f}x")
+    for d in (1, 2):
+        key = ("training", "sgd", d)
+        naive = next((r.naive_per_item for r in support.RATIOS if r.what.startswith(f"training sgd, d={d},")), None)
+        if key in support.TIMES:
+            support.record_figure(benchmark, f"batched SGD d={d}: measured / memory floor", support.TIMES[key] / floor,
+                                  "{:.2f}x")
+        if naive is not None:
+            support.record_figure(benchmark, f"SGD d={d}: best reachable naive/batched at this bandwidth "
+                                  "(naive / floor)", naive / floor, "{:.1f}x")

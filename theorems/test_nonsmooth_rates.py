@@ -33,7 +33,7 @@ from kinkcheck.harness.core.examples import scaled
 from kinkcheck.harness.core.outcomes import require
 from kinkcheck.harness.core.records import figure
 from kinkcheck.harness.experiments.cut_regression import PAPER_LOSS_LAST_1000, run_paper
-from kinkcheck.harness.experiments.nonsmooth_runs import run_objective, steps_until_within
+from kinkcheck.harness.experiments.nonsmooth_runs import lasso, run_objective, steps_until_within
 from kinkcheck.harness.oracles import nonsmooth_rates as oracle
 from kinkcheck.strategies.lasso import floats_beta0
 
@@ -127,7 +127,7 @@ def test_sharp_instance_is_inverse_eps_and_gd_logarithmic(optimizer_subject, pla
     for eps in EPSILONS:
         alpha = eps / (d * G ** 2)
         horizon = int(float(start.abs().max()) / (alpha * G)) + 8
-        run = run_objective(optimizer_subject, start, lambda p: G * p.abs().sum(), {"lr": alpha, "weight_decay": 0.0},
+        run = run_objective(optimizer_subject, start, lasso(G), {"lr": alpha, "weight_decay": 0.0},
                             horizon)
         n = steps_until_within(run.losses, eps)
         assert n is not None, f"T14: {optimizer_subject}: NDGM never stayed within eps={eps} at alpha=eps/(d G^2)"

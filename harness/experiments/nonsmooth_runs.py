@@ -31,38 +31,93 @@ def run_objective(subject: OptimizerSubject, beta0: torch.Tensor, objective: Cal
                   steps: int, *, zero_at: dict[int, torch.Tensor] | None = None,
                   lr_rule: Callable[[int, list[float]], float] | None = None,
                   record_state: tuple[str, ...] = ()) -> Run:
+    """Run ``steps`` steps of the subject on ``objective`` from ``beta0``; see the module docstring.
+
+    Per-step cost is kept to the subject's own step (issue #13, ``benchmarks/test_bench_run_objective.py``):
+    - gradients: ``objective.gradient(p)`` when the objective carries one (``lasso`` without ridge:
+      ``lam * sign(p)``, the very tensor autograd's backward of ``lam * |p|.sum()`` produces, bit for
+      bit, checked by that benchmark on every builtin subject), else autograd;
+    - ``zero_grad``: ``p.grad = None`` when the optimizer does not override ``Optimizer.zero_grad``
+      (what its ``zero_grad()`` does for the one parameter), else the optimizer's own;
+    - no host sync per step: the finiteness check runs once over the recorded iterates at the end
+      (and before any zeroing of ``zero_at``, and when a step raises) and names the *first* step that
+      produced a non-finite parameter, as a per-step check would; losses are read back once at the
+      end (per step only when ``lr_rule`` needs them)."""
     p = beta0.detach().clone().requires_grad_(True)
     optimizer = subject.build([p], **hp)
     iterates = torch.empty((steps + 1,) + tuple(p.shape), dtype=p.dtype, device=p.device)
     iterates[0] = p.detach()
-    losses, states = [], []
-    for k in range(1, steps + 1):
-        optimizer.zero_grad()
-        value = objective(p)
-        value.backward()
-        losses.append(float(value.detach()))
-        guarded_step(optimizer, subject, None, k)
-        check_finite(subject, [p], f"after step {k} in {theorem_id()}")
-        if zero_at and k in zero_at:
-            with torch.no_grad():
-                p[zero_at[k]] = 0.0
-        iterates[k] = p.detach()
-        if record_state:
-            st = optimizer.state.get(p, {})
-            states.append({n: st[n].detach().clone() for n in record_state if n in st})
-        if lr_rule is not None:
-            factor = lr_rule(k, losses)
-            if factor != 1:
-                for g in optimizer.param_groups:
-                    g["lr"] = g["lr"] * factor
+    gradient = getattr(objective, "gradient", None)
+    own_zero_grad = type(optimizer).zero_grad is not torch.optim.Optimizer.zero_grad
+    losses, values, states = [], [], []
+    k = 0
+    try:
+        for k in range(1, steps + 1):
+            if gradient is not None:
+                with torch.no_grad():
+                    value = objective(p)
+                    grad = gradient(p)
+                if own_zero_grad:
+                    optimizer.zero_grad()
+                p.grad = grad
+            else:
+                if own_zero_grad:
+                    optimizer.zero_grad()
+                else:
+                    p.grad = None
+                value = objective(p)
+                value.backward()
+            values.append(value.detach())
+            if lr_rule is not None:
+                losses.append(float(values[-1]))
+            guarded_step(optimizer, subject, None, k)
+            if zero_at and k in zero_at:
+                check_finite(subject, [p], f"after step {k} in {theorem_id()}")  # before zeroing hides it
+                with torch.no_grad():
+                    p[zero_at[k]] = 0.0
+            iterates[k] = p.detach()
+            if record_state:
+                st = optimizer.state.get(p, {})
+                states.append({n: st[n].detach().clone() for n in record_state if n in st})
+            if lr_rule is not None:
+                factor = lr_rule(k, losses)
+                if factor != 1:
+                    for g in optimizer.param_groups:
+                        g["lr"] = g["lr"] * factor
+    except Exception:
+        _first_non_finite(subject, iterates, k)  # a non-finite earlier step is the subject's first error
+        raise
+    _first_non_finite(subject, iterates, steps + 1)
+    if lr_rule is None:
+        losses = torch.stack(values).tolist() if values else []
     return Run(iterates, losses, optimizer, states)
 
 
+def _first_non_finite(subject: OptimizerSubject, iterates: torch.Tensor, upto: int) -> None:
+    """Raise check_finite's SubjectError for the first step in 1..upto-1 whose iterate is non-finite."""
+    done = iterates[1:upto].flatten(1)
+    if done.numel() == 0:
+        return
+    finite = torch.isfinite(done).all(dim=1)
+    if bool(finite.all()):
+        return
+    k = int((~finite).nonzero()[0, 0]) + 1
+    check_finite(subject, [iterates[k]], f"after step {k} in {theorem_id()}")
+
+
 def lasso(lam: float, ridge: float = 0.0) -> Callable:
-    """[CUT] eq. (7) (toy LASSO), with eq. (3)'s ridge term when ridge > 0."""
+    """[CUT] eq. (7) (toy LASSO), with eq. (3)'s ridge term when ridge > 0. Without ridge the
+    objective carries ``gradient``: ``lam * sign(p)``, autograd's backward of ``lam * |p|.sum()``
+    bit for bit (sign(0) = 0 is torch's abs'(0); the product by +-1 or 0 is exact, and the scalar
+    lam meets the tensor through the same kernel as in the backward's ``grad_out * lam``)."""
     if ridge:
         return lambda p: lam * p.abs().sum() + ridge * (p * p).sum()
-    return lambda p: lam * p.abs().sum()
+
+    def objective(p):
+        return lam * p.abs().sum()
+
+    objective.gradient = lambda p: torch.sign(p) * lam
+    return objective
 
 
 def relu_regression(x: torch.Tensor, y: torch.Tensor, lam: float, activation=torch.relu,

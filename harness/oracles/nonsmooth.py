@@ -143,10 +143,21 @@ def _scaled_floor(raw, prec: int) -> int:
     return man << shift if shift >= 0 else man >> -shift  # >> floors negative mantissas too
 
 
-@lru_cache(maxsize=64)
 def rmsprop_l1_step_bounds(alpha: float, rho: float, steps: int, prec: int) -> tuple[tuple[int, int], ...]:
     """((lo_k, hi_k) for k < steps) with lo_k <= 2^prec alpha / sqrt(1 - rho^{k+1}) <= hi_k, rigorous
-    (mpmath.iv at prec + 32 bits; alpha, rho taken exactly from their float values)."""
+    (mpmath.iv at prec + 32 bits; alpha, rho taken exactly from their float values).
+
+    The bounds of step k do not depend on ``steps`` (the same interval operations in the same order),
+    so they are computed once per (alpha, rho, prec) for a horizon rounded up to a power of two and
+    sliced: T12's tests draw 5-2000 steps, and recomputing per horizon cost ~0.2 s a call."""
+    horizon = 64
+    while horizon < steps:
+        horizon *= 2
+    return _step_bounds_prefix(alpha, rho, horizon, prec)[:steps]
+
+
+@lru_cache(maxsize=64)
+def _step_bounds_prefix(alpha: float, rho: float, steps: int, prec: int) -> tuple[tuple[int, int], ...]:
     iv = mpmath.iv
     old = iv.prec
     iv.prec = prec + 32
@@ -222,7 +233,14 @@ def rmsprop_l1_exact_orbit(b0: float, alpha: float, rho: float, steps: int, *, s
     """The exact RMSProp orbit of one coordinate ([CUT] eq. (25), eps = 0, v_0 = 0) for ``steps``
     steps, every sign certified (Prop B.4: never 0), at the least precision >= ``prec`` that
     certifies them. ``signs``: drive the recursion by this sign pattern instead of the orbit's own
-    (sign 0 = no step) -- the "shadow" of a float64 run, whose own signs it is given."""
+    (sign 0 = no step) -- the "shadow" of a float64 run, whose own signs it is given.
+    Cached per arguments (T12 computes the same orbits for every rmsprop subject): the returned
+    orbit is shared, read it only."""
+    return _exact_orbit(b0, alpha, rho, steps, None if signs is None else tuple(signs), prec, max_prec)
+
+
+@lru_cache(maxsize=256)
+def _exact_orbit(b0: float, alpha: float, rho: float, steps: int, signs, prec: int, max_prec: int) -> CertifiedOrbit:
     p = prec
     while p <= max_prec:
         orbit = _orbit_at(b0, alpha, rho, steps, p, signs)
