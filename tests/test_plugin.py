@@ -130,3 +130,28 @@ def test_a_hanging_subject_times_out_with_its_name(pytester):
     assert result.ret == 1, text[-3000:]
     assert "T3: the test with subject sgd=hang:Hang ran past --kinkcheck-timeout 5 s" in text
     assert re.search(r"sgd=hang:Hang\s+FAIL 1", text), text[-2000:]
+
+
+NO_DECAY = """
+import torch
+
+class AdamWithoutDecay(torch.optim.Adam):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(params, lr=lr, betas=betas, eps=eps)
+"""
+
+
+def test_a_hyperparameter_the_subject_does_not_take_is_not_supported_not_failed(pytester, tmp_path):
+    pytester.makepyfile(nodecay=NO_DECAY)
+    json_path = tmp_path / "r.json"
+    result = pytester.runpytest_subprocess(
+        str(ROOT / "theorems" / "test_frozen_coordinates.py"), "--optimizer", "adam=nodecay:AdamWithoutDecay",
+        "-p", "no:cacheprovider", "--hypothesis-profile", "kinkcheck-selftest", f"--rootdir={ROOT}",
+        "--report-json", str(json_path))
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    import json
+    tests = json.loads(json_path.read_text())["tests"]
+    outcomes = {t["nodeid"].split("::")[1].split("[")[0]: (t["outcome"], t["reason"]) for t in tests}
+    assert outcomes["test_zero_gradient_coordinates_never_move"][0] == "passed"  # a zero decay is dropped
+    outcome, reason = outcomes["test_weight_decay_is_outside_the_hypothesis"]
+    assert outcome == "not-supported" and "does not accept weight_decay" in reason

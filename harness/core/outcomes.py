@@ -81,3 +81,16 @@ def require(condition: bool, message: str) -> None:
     __tracebackhide__ = True
     if not condition:
         raise HarnessError(message)
+
+
+class NotSupported(pytest.skip.Exception):
+    """The subject's constructor does not accept a hyperparameter the check needs: the check did not
+    run for it, and the table says so ("n/s", with the names). Not a failure: the gate judges what a
+    subject does, not which options it offers. (A hyperparameter it accepts and then ignores is a
+    failure, judged by the properties.)"""
+
+    def __init__(self, subject: str, names):
+        self.subject = subject
+        self.names = tuple(sorted(names))
+        super().__init__(f"not supported: {subject} does not accept {', '.join(self.names)}",
+                         allow_module_level=False)

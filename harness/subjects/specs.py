@@ -31,6 +31,7 @@ from __future__ import annotations
 import ast
 import functools
 import importlib
+import re
 import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -38,7 +39,7 @@ from typing import Any, Callable
 import torch
 
 from kinkcheck.harness.core.activations import Activation, under_test
-from kinkcheck.harness.core.outcomes import SubjectError
+from kinkcheck.harness.core.outcomes import NotSupported, SubjectError
 from kinkcheck.harness.subjects.families import FAMILIES, Family, select, valid_families
 
 
@@ -62,10 +63,28 @@ class OptimizerSubject:
     matrix_flag: str | None = None  # pass matrices and other tensors as two flagged parameter groups
 
     def build(self, params, **hyperparameters):
-        """Construct the optimizer; a failure names the subject and the hyperparameters."""
+        """Construct the optimizer; a failure names the subject and the hyperparameters.
+
+        A hyperparameter the constructor does not take (by its signature, or by the TypeError it raises)
+        is not the subject's failure: a neutral one (a decay of 0) is dropped, any other raises
+        ``NotSupported`` (the check did not run, and the table says which hyperparameters)."""
         arguments = {**hyperparameters, **dict(self.options)}
+        accepted = accepted_keywords(self.factory)
+        if accepted is not None:
+            unknown = {k for k in arguments if k not in accepted}
+            for name in [k for k in unknown if k in DECAY_NAMES and arguments[k] == 0]:
+                unknown.discard(name)
+                del arguments[name]
+            if unknown:
+                raise NotSupported(self.label, unknown)
         try:
             return self.factory(self.groups(params), **arguments)
+        except TypeError as exc:
+            name = _unexpected_keyword(exc)
+            if name is not None and name in arguments:
+                raise NotSupported(self.label, [name]) from None
+            raise SubjectError(f"optimizer {self.label} ({self.spec}) could not be constructed with "
+                               f"hyperparameters {hyperparameters}: TypeError: {exc}") from exc
         except Exception as exc:  # the subject's own error, reported as a property failure
             raise SubjectError(
                 f"optimizer {self.label} ({self.spec}) could not be constructed with "
@@ -93,6 +112,24 @@ class OptimizerSubject:
         """Whether a theorem marker (``families=``, ``capability=``) covers this subject's family."""
         return self.family in select(families=marker_kwargs.get("families"),
                                      capability=marker_kwargs.get("capability"))
+
+
+def accepted_keywords(factory) -> set[str] | None:
+    """The keyword arguments ``factory`` takes, or None when it takes any (``**kwargs``) or has no
+    readable signature."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
+        return None
+    return {name for name, p in signature.parameters.items()
+            if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
+
+
+def _unexpected_keyword(exc: TypeError) -> str | None:
+    match = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+    return match.group(1) if match else None
 
 
 def load_attr(spec: str, what: str) -> Any:

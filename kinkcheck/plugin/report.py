@@ -20,9 +20,10 @@ from kinkcheck.harness.core.records import SUITE_ROW, USER_PROPERTY, TestRecord 
 
 # --------------------------------------------------------------------------- aggregation
 
-_PRIORITY = ["error", "failed", "xpass", "xfail", "measured", "passed", "out-of-scope", "skipped"]
+_PRIORITY = ["error", "failed", "xpass", "xfail", "measured", "passed", "out-of-scope", "not-supported",
+             "skipped"]
 _SYMBOL = {"passed": "pass", "failed": "FAIL", "error": "ERROR", "xfail": "xfail", "xpass": "XPASS",
-           "measured": "measured", "out-of-scope": "out-of-scope", "skipped": "skip"}
+           "measured": "measured", "out-of-scope": "out-of-scope", "not-supported": "n/s", "skipped": "skip"}
 
 
 @dataclass
@@ -140,8 +141,9 @@ def terminal_table(records: list[TestRecord], header: str = "", dtype=None) -> s
         totals[c.outcome] += 1
     lines.append("cells: " + ", ".join(f"{totals[o]} {o}" for o in _PRIORITY if totals[o])
                  + "; numbers are generated cases run; +oos: configurations outside the theorem's "
-                 "hypothesis (decay) were checked and reported out of scope; n/a: does not apply; ERROR: a bug "
-                 "of the suite, not a verdict on the subject")
+                 "hypothesis (decay) were checked and reported out of scope; n/a: does not apply; n/s: the subject's "
+                 "constructor does not accept a hyperparameter the check needs (not run); ERROR: a bug of the "
+                 "suite, not a verdict on the subject")
     if tags:
         lines.append(f"precision classes in {str(dtype).removeprefix('torch.')}: [exact] asserted exactly in this "
                      "dtype; [rounding] within a tolerance derived from its unit roundoff and the step count, "

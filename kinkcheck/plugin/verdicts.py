@@ -24,9 +24,9 @@ import pytest
 
 from kinkcheck import catalog
 from kinkcheck.harness.core import records
-from kinkcheck.harness.core.outcomes import HarnessError, LowPrecisionEffect, OutOfScope
+from kinkcheck.harness.core.outcomes import HarnessError, LowPrecisionEffect, NotSupported, OutOfScope
 from kinkcheck.plugin import expectations as expect
-from kinkcheck.plugin import options, session
+from kinkcheck.plugin import options, profiles, session
 
 GATE_TIMEOUT_S = 600.0
 TIMEOUT = pytest.StashKey[float]()
@@ -137,6 +137,9 @@ def on_report(item, call, rep, marker, record) -> None:
             record.outcome = "measured"
             record.reason = value.reason
             record.figures.update(value.figures())
+        elif isinstance(value, NotSupported):
+            record.outcome = "not-supported"
+            record.reason = str(value.msg)
         elif isinstance(value, OutOfScope):
             record.outcome = "out-of-scope"
             record.reason = value.reason
@@ -158,17 +161,19 @@ def reproduce_command(item) -> str:
     config = item.config
     node = f"{item.path}::{item.nodeid.split('::', 1)[1]}" if "::" in item.nodeid else str(item.path)
     args = [sys.executable, "-m", "pytest", node, "-p", "no:randomly"]
-    for spec in options.optimizer_specs(config):
+    for spec in options.optimizer_specs(config):  # the environment variable's subjects too
         args += ["--optimizer", spec]
-    for name in ("--activation", "--device", "--dtype", "--xfails-file"):
+    if options.activation_spec(config):
+        args += ["--activation", options.activation_spec(config)]
+    for name in ("--device", "--dtype", "--xfails-file"):
         value = config.getoption(name)
         if value:
             args += [name, value]
-    if config.getoption("--all-theorems"):
-        args.append("--all-theorems")
-    profile = config.getoption("hypothesis_profile", None)
-    if profile:
-        args += ["--hypothesis-profile", profile]
+    for flag in ("--all-theorems", "--kinkcheck-slow"):
+        if config.getoption(flag):
+            args.append(flag)
+    # the profile the theorems ran under, also when kinkcheck chose it (kinkcheck-ci under CI)
+    args += ["--hypothesis-profile", profiles.effective_name(config.getoption("hypothesis_profile", None))]
     seed = config.getoption("hypothesis_seed", None)
     if seed is not None:
         args += ["--hypothesis-seed", str(seed)]
