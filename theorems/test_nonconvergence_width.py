@@ -115,7 +115,8 @@ def test_bound_decreases_in_width_and_vanishes(case):
         assert bool(sp.N(a - b, 50) > 0), f"(1-p)^H not decreasing at H={h}: {a} vs {b}"
         assert bool(sp.N(sp.exp(-p * h) - a, 50) >= 0), f"(1-p)^H > e^(-pH) at H={h}"
     h_star = math.ceil(math.log(1e-6) / math.log1p(-float(p)))
-    assert bool(sp.N(convergence_bound(p, h_star), 50) <= sp.Rational(1, 10**6))
+    assert bool(sp.N(convergence_bound(p, h_star), 50) <= sp.Rational(1, 10**6)), (
+        f"T5(d) ([GM] Cor 4.3): (1-p)^H at H* = {h_star} is not below 1e-6")
     figure("width making the bound < 1e-6 (max over generated cases)", h_star, keep="max")
     event(f"H* = {h_star // 10 * 10}+")
 
