@@ -127,3 +127,23 @@ def test_t5b_suite_run_in_bfloat16_reports_measured_not_fail(run_suite, tmp_path
     assert cell["theorem"] == "T5" and cell["precision"] == "exact/real", cell
     assert cell["outcome"] in ("measured", "passed"), cell
     assert "[exact/real]" in run.text
+
+
+# ---------------------------------------------------------------------- exact in any dtype: T3 in bfloat16
+# (issue #15 item 1: frozen coordinates are asserted bit for bit in the requested dtype; the broken
+# subject is right in float32/float64 and moves zero-gradient bfloat16/float16 coordinates)
+T3_MODULE = ("test_frozen_coordinates.py",)
+DITHERING = ("--optimizer", "sgd=tests.broken.lowprecision:DitheringSGD", "-k", "zero_gradient_coordinates")
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_dithering_stochastic_rounding_is_rejected_in_low_precision(run_suite, dtype):
+    run = run_suite(*DITHERING, "--dtype", dtype, modules=T3_MODULE)
+    assert run.ret == 1, run.text[-3000:]
+    assert run.failed_theorems() == {"T3"}, run.text[-3000:]
+    assert "frozen coordinates of sgd=tests.broken.lowprecision:DitheringSGD" in run.text, run.text[-3000:]
+
+
+def test_dithering_sgd_passes_in_float32(run_suite):
+    run = run_suite(*DITHERING, "--dtype", "float32", modules=T3_MODULE)
+    assert run.ret == 0, run.text[-3000:]

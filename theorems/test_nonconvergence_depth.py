@@ -16,6 +16,7 @@ from kinkcheck.harness.core.examples import scaled
 from kinkcheck.harness.core.networks import Network, dead_layers_on_box
 from kinkcheck.harness.oracles.inactivity import BORN_DEAD_REFERENCE, BORN_DEAD_REFERENCE_NETWORKS, \
     dead_layer_lower_bound, sign_event_probability
+from kinkcheck.harness.core.outcomes import LowPrecisionEffect
 from kinkcheck.harness.core.records import figure
 from kinkcheck.harness.core.stats import ALPHA, assert_at_least, assert_binomial_consistent, clopper_pearson, lower_tail
 from kinkcheck.harness.subjects.specs import out_of_scope_reason
@@ -148,15 +149,21 @@ def constant_on(values: torch.Tensor) -> torch.Tensor:
     return (spread <= CONSTANT_RTOL * (1 + scale)).all(dim=-1)
 
 
-def assert_same_proportion(k1, n1, k2, n2, what, alpha=ALPHA):
-    """Exact conditional two-sample test of H0: equal proportions (given k1 + k2, k1 is
-    hypergeometric), equal-tailed, false alarm <= alpha."""
+def same_proportion_p(k1, n1, k2, n2) -> float:
+    """The equal-tailed p-value of the exact conditional two-sample test of H0: equal proportions
+    (given k1 + k2, k1 is hypergeometric)."""
     lo = float(hypergeom.cdf(k1, n1 + n2, k1 + k2, n1))
     hi = float(hypergeom.sf(k1 - 1, n1 + n2, k1 + k2, n1))
+    return 2 * min(lo, hi)
+
+
+def assert_same_proportion(k1, n1, k2, n2, what, alpha=ALPHA):
+    """Exact conditional two-sample test of H0: equal proportions, equal-tailed, false alarm <= alpha."""
+    p = same_proportion_p(k1, n1, k2, n2)
     a, b = clopper_pearson(k1, n1, 0.999), clopper_pearson(k2, n2, 0.999)
-    assert min(lo, hi) >= alpha / 2, (f"T6 {what}: {k1}/{n1} [{a[0]:.3f}, {a[1]:.3f}] differs from the "
+    assert p / 2 >= alpha / 2, (f"T6 {what}: {k1}/{n1} [{a[0]:.3f}, {a[1]:.3f}] differs from the "
                                       f"reference {k2}/{n2} [{b[0]:.3f}, {b[1]:.3f}] (exact two-sample test, "
-                                      f"p = {2 * min(lo, hi):.3g} < {alpha:g})")
+                                      f"p = {p:.3g} < {alpha:g})")
 
 
 @pytest.mark.theorem("T6")
@@ -168,8 +175,17 @@ def test_born_dead_probability_table(placement):
     networks) — exact two-sample test at false alarm 1e-6 per cell, power 0.99 against a difference
     of about 0.085 (normal approximation) — with 99.9% Clopper–Pearson intervals as figures. Also:
     certified dead (interval bounds) ⇒ constant (every network), constancy nested in depth, and the
-    certified frequency ≥ the sign-event bound (exact one-sided tests)."""
+    certified frequency ≥ the sign-event bound (exact one-sided tests).
+
+    An exact-arithmetic claim ([real]) for the frequencies: the stored reference is the law of
+    real-valued N(0,1) parameters. Outside float64 the networks are drawn in the requested dtype,
+    whose rounding of the parameters and of every layer really changes the law (bfloat16, w=3,
+    L=20: 1882/2048 against the reference 17600/20000); a cell that deviates is measured and
+    reported with its 1 − 1e-6 Clopper–Pearson interval (LowPrecisionEffect), not judged. The
+    implications (certified ⇒ constant, nesting) and the sign-event bound (rounding keeps every
+    sign, so the bound holds in any dtype) stay asserted in every dtype."""
     n = 2048
+    deviations = []  # (p-value, width, depth, k) of the cells that differ from the reference (low precision)
     grid = torch.linspace(-1, 1, 33, dtype=placement.dtype, device=placement.device).unsqueeze(-1)
     box = placement.tensor([-1.0]), placement.tensor([1.0])
     for width in BORN_DEAD_WIDTHS:
@@ -184,13 +200,29 @@ def test_born_dead_probability_table(placement):
             k = int(constant[:, depth - 1].sum())
             lo, hi = clopper_pearson(k, n, 0.999)
             figure(f"born dead w={width} L={depth}", f"{k / n:.3f} [{lo:.3f}, {hi:.3f}]")
-            assert_same_proportion(k, n, BORN_DEAD_REFERENCE[(width, depth)], BORN_DEAD_REFERENCE_NETWORKS,
-                                   what=f"born-dead frequency (w={width}, L={depth})")
+            reference = BORN_DEAD_REFERENCE[(width, depth)]
+            if placement.dtype == torch.float64:
+                assert_same_proportion(k, n, reference, BORN_DEAD_REFERENCE_NETWORKS,
+                                       what=f"born-dead frequency (w={width}, L={depth})")
+            elif (p := same_proportion_p(k, n, reference, BORN_DEAD_REFERENCE_NETWORKS)) < ALPHA:
+                deviations.append((p, width, depth, k))
             assert_at_least(int(certified[:, depth - 1].sum()), n,
                             float(dead_layer_lower_bound([width] * depth)), ALPHA,
                             what=f"T6 certified born-dead (w={width}, L={depth})")
         nested = constant.cummax(dim=1).values
         assert bool((nested == constant).all()), "T6: a layer constant on D must keep deeper layers constant"
+    if deviations:  # outside float64 only: the measured dtype effect, its worst cell
+        p, width, depth, k = min(deviations)
+        reference = BORN_DEAD_REFERENCE[(width, depth)]
+        figure(f"born-dead cells deviating from the real-arithmetic reference in {str(placement.dtype)[6:]}",
+               len(deviations))
+        raise LowPrecisionEffect(
+            "T6", f"born-dead frequency (w={width}, L={depth})", k / n, clopper_pearson(k, n, 1 - ALPHA),
+            reference / BORN_DEAD_REFERENCE_NETWORKS, placement.dtype,
+            detail=f"{k}/{n} networks vs the reference {reference}/{BORN_DEAD_REFERENCE_NETWORKS} (exact two-sample "
+                   f"test p = {p:.3g} < {ALPHA:g}); {len(deviations)} of "
+                   f"{len(BORN_DEAD_WIDTHS) * len(BORN_DEAD_DEPTHS)} cells deviate: "
+                   + ", ".join(f"w={w} L={d} {kk}/{n}" for _, w, d, kk in sorted(deviations, key=lambda c: c[1:3])))
 
 
 @pytest.mark.theorem("T6", capability="takes_any_shape")

@@ -46,3 +46,32 @@ class AmpAdamSkipsCorrectly(AmpAdamAdvancesStepOnSkip):
                         p.grad.div_(grad_scale.to(p.grad.dtype))
         self.grad_scale = self.found_inf = None
         return torch.optim.Adam.step(self, closure)
+
+
+class DitheringSGD(torch.optim.SGD):
+    """SGD with "stochastic rounding" of low-precision parameters, done wrong: after the step every
+    bfloat16/float16 parameter is re-rounded through float32 with a symmetric dither of one full ulp of
+    the target dtype and round-to-nearest (correct stochastic rounding adds a dither in [0, 1) ulp and
+    truncates, which leaves a representable value -- a coordinate whose update is 0 -- unchanged). So a
+    zero-gradient coordinate moves by an ulp about half the time. float32/float64 parameters are not
+    touched: plain, correct SGD there."""
+
+    _DROPPED_BITS = {torch.bfloat16: 16, torch.float16: 13}  # float32 mantissa bits the dtype lacks
+
+    def __init__(self, params, *args, **kwargs):
+        super().__init__(params, *args, **kwargs)
+        self._dither = torch.Generator().manual_seed(0)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = super().step(closure)
+        for group in self.param_groups:
+            for p in group["params"]:
+                bits = self._DROPPED_BITS.get(p.dtype)
+                if bits is None or p.grad is None:
+                    continue
+                ulp = 1 << bits
+                noise = torch.randint(-ulp, ulp + 1, p.shape, generator=self._dither).to(p.device)
+                dithered = (p.float().view(torch.int32) + noise.to(torch.int32)).view(torch.float32)
+                p.copy_(dithered.to(p.dtype))
+        return loss
