@@ -24,7 +24,7 @@ from kinkcheck.harness.core.examples import scaled
 from kinkcheck.harness.core.records import figure
 from kinkcheck.harness.core.outcomes import LowPrecisionEffect
 from kinkcheck.harness.core.stats import ALPHA, assert_at_least, assert_at_most, clopper_pearson, lower_tail, \
-    upper_tail
+    power, upper_tail
 
 CHAINS = 2048  # pairs per split step (and 3 x 2048 independent chains for the spread)
 STEPS = 400
@@ -32,16 +32,19 @@ SPLITS = [100, 200, STEPS - 1]  # "late steps": the coupling is checked at each
 # Lower bound on P(|θ' − θ''| ≥ δγ_n) asserted uniformly in n, with δ = (1 − β₁)/100: a two-point X
 # with J = 1 gives identical mini-batches with probability 1/2, so no law can promise more than
 # that; 1/4 leaves room (measured >= 0.48 over the generated grid). Exact one-sided test at ALPHA
-# per split, CHAINS pairs: a true probability of 0.3 is detected below 1/4 with power 0.99.
+# per split, CHAINS pairs: a true probability of 0.18 is detected below 1/4 with power COUPLING_POWER
+# (0.998, computed here; 0.73 against 0.20).
 COUPLING_FLOOR = 0.25
+COUPLING_POWER = float(power(CHAINS, COUPLING_FLOOR, 0.18, alternative="less"))
 # The spread: independent chains i and i + 3072 (disjoint mini-batch streams) are ≥ δγ apart with
 # probability ≥ COUPLING_FLOOR at n = 200 and n = 400 (a chain that converged in probability to a
 # constant would make this → 0). Exact one-sided binomial test over 3072 independent pairs at false
-# alarm ALPHA = 1e-6 per step checked; a true 0.3 is caught below 1/4 with power > 0.99.
+# alarm ALPHA = 1e-6 per step checked; a true 0.20 is caught below 1/4 with power SPREAD_POWER (0.97).
 # J_n = n⁴ (growing batches): at the last split at most VANISHED of the pairs may stay δγ apart
 # (exact one-sided test, false alarm 1e-6; a subject keeping the floor 1/4 is rejected with power
 # 1 − 1e-100 at 2048 pairs). Measured: 0 pairs over the generated grid.
 VANISHED = 0.05
+SPREAD_POWER = float(power(3072, COUPLING_FLOOR, 0.20, alternative="less"))
 
 
 def growing_batch(k: int) -> int:

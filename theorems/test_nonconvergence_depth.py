@@ -117,20 +117,23 @@ def test_dead_layer_probability_above_bound_and_growing_with_depth(placement, da
 @pytest.mark.theorem("T6")
 @pytest.mark.parametrize("init", ["torch", "normal"])
 def test_width_two_depth_for_almost_certain_death(placement, init):
-    """[OR] Thm 1.3: at width 2 the probability of a dead layer → 1 with depth. Finds the smallest
-    depth at which the exact 1 − 1e-6 Clopper–Pearson lower bound of P(E) passes 0.99 (on D = [−1, 1],
-    20000 networks) and checks it against the depth at which the theorem's bound reaches 0.99."""
+    """[OR] Thm 1.3: at width 2 the probability of a dead layer -> 1 with depth. On D = [-1, 1] and 20000
+    networks of depth 96, at depths L = 2, 4, ..., 64, 96 the certified frequency of E_L is consistent
+    with at least the theorem's bound 1 - prod(1 - 2^{-l_k(l_{k-1}+1)}) (exact one-sided tests, false
+    alarm 1e-6 each). Measured, not asserted: the smallest depth at which the exact 1 - 1e-6
+    Clopper-Pearson lower bound of P(E) passes 0.99, beside the depth at which the bound does."""
     n, max_depth = 20000, 96
     net = Network.random([1] + [2] * max_depth + [1], n, generator=placement.generator(2024),
                          dtype=placement.dtype, device=placement.device, init=init)
     box = placement.tensor([-1.0]), placement.tensor([1.0])
     counts = dead_layers_on_box(net, *box).cummax(dim=1).values.sum(dim=0).tolist()
+    for depth in (2, 4, 8, 16, 32, 64, max_depth):
+        assert_at_least(int(counts[depth - 1]), n, float(dead_layer_lower_bound([2] * depth)), ALPHA,
+                        what=f"T6(b) ([OR] Thm 1.3) width-2 dead-layer events at depth {depth} ({init} init)")
     found = next((L for L in range(1, max_depth + 1)
                   if clopper_pearson(int(counts[L - 1]), n, 1 - ALPHA)[0] >= 0.99), None)
     bound_depth = next(L for L in range(2, 10**4) if dead_layer_lower_bound([2] * L) >= 0.99)
-    assert found is not None, f"P(E) not certified >= 0.99 by depth {max_depth}: {counts[-1]}/{n}"
-    assert found <= bound_depth, f"measured depth {found} beyond the theorem's {bound_depth}"
-    figure(f"width-2 depth with P(dead layer) >= 0.99 ({init} init, measured)", found)
+    figure(f"width-2 depth with P(dead layer) >= 0.99 ({init} init, measured)", found if found else "> 96")
     figure("width-2 depth where the bound reaches 0.99", bound_depth)
 
 
