@@ -1,4 +1,4 @@
-"""Generated gradient streams for gradient injection (T3, T4).
+"""Generated gradient streams for gradient injection (T3), and T4's contract cases.
 
 A stream is a function ``k -> [grad of each parameter]`` for k = 1, 2, ...: large and uneven
 magnitudes (per-coordinate scales over six decades), occasional exact zeros on the live
@@ -11,8 +11,10 @@ from dataclasses import dataclass
 import torch
 from hypothesis import note
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 
 from kinkcheck.harness.core.device import seeded_generator
+from kinkcheck.harness.subjects.families import FAMILIES
 from kinkcheck.strategies.networks import seeds
 
 
@@ -85,3 +87,176 @@ def injection_cases(draw, device, dtypes=st.sampled_from([torch.float64, torch.f
     note(f"shapes={[tuple(p.shape) for p in params]} dtype={dtype} steps={steps} "
          f"frozen={int(sum(m.sum() for m in masks))}/{sum(m.numel() for m in masks)}")
     return InjectionCase(params, masks, seed, steps, dtype)
+
+
+# --- T4: the whole usage contract of a torch.optim-style optimizer --------------------------------
+
+# Vector lengths on both sides of the SIMD widths of CPU kernels (8, 16, 32, 64 elements: full
+# blocks, and tails of one element either way), plus the small ones.
+SIMD_SIZES = (1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65)
+MATRIX_SHAPES = ((2, 3), (3, 5), (4, 4), (1, 9), (4, 8), (5, 13), (8, 8), (2, 17), (3, 2), (9, 4))
+LAYOUTS = ("0-d", "empty", "vector", "matrix", "transposed", "strided", "channels_last")
+MATRIX_LAYOUTS = ("matrix", "transposed", "strided")
+
+
+@dataclass
+class Parameter:
+    """One parameter of a contract case: its values (float64), the layout of the leaf, the layout
+    of its gradients (``same``: as the leaf's; ``other``: the dimensions' storage order reversed)."""
+
+    values: torch.Tensor
+    layout: str
+    grad_layout: str
+
+    def leaf(self, dtype: torch.dtype) -> torch.Tensor:
+        v = self.values.to(dtype)
+        if self.layout == "transposed":
+            t = torch.empty(v.shape[::-1], dtype=dtype, device=v.device).t()
+        elif self.layout == "strided":
+            t = torch.empty(v.shape[:-1] + (2 * v.shape[-1],), dtype=dtype, device=v.device)[..., ::2]
+        elif self.layout == "channels_last":
+            t = torch.empty_like(v, memory_format=torch.channels_last)
+        else:
+            t = torch.empty_like(v)
+        return t.copy_(v).requires_grad_(True)
+
+    def arrange(self, g: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """The gradient ``g`` in this parameter's gradient layout (values unchanged)."""
+        if self.grad_layout == "same":
+            return torch.empty_like(like).copy_(g)  # like's strides where it is dense, else contiguous
+        dims = tuple(range(g.dim()))[::-1]
+        return g.permute(dims).contiguous().permute(dims)
+
+
+@dataclass
+class Group:
+    parameters: list[Parameter]
+    hyperparameters: dict
+
+
+@dataclass
+class ContractCase:
+    """Parameter groups, a gradient stream, and what the user does between steps.
+
+    ``absent``: (step, parameter) pairs whose gradient is not produced at that step (the parameter
+    took no part); ``set_to_none[k-1]``: the ``zero_grad`` mode before step k; ``changes[k]``:
+    group index -> hyperparameters written into ``param_groups`` before step k; ``save_at``: the
+    step after which ``state_dict()`` is saved and loaded into a freshly built optimizer."""
+
+    groups: list[Group]
+    steps: int
+    seed: int
+    dtype: torch.dtype
+    magnitudes: tuple[float, float]  # decades of the per-coordinate gradient scales
+    absent: set
+    set_to_none: list[bool]
+    changes: dict
+    save_at: int | None
+
+    @property
+    def parameters(self) -> list[Parameter]:
+        return [p for g in self.groups for p in g.parameters]
+
+    def gradient(self, k: int, j: int) -> torch.Tensor:
+        """Gradient of parameter j at step k: deterministic in (seed, k, j), in float64, then
+        rounded to the case's dtype."""
+        p = self.parameters[j]
+        gen = seeded_generator(self.seed * 7919 + 104729 * j + k, p.values.device)
+        shape = p.values.shape
+        lo, hi = self.magnitudes
+        scale = 10.0 ** (lo + (hi - lo) * torch.rand(shape, generator=gen, dtype=torch.float64, device=p.values.device))
+        g = torch.randn(shape, generator=gen, dtype=torch.float64, device=p.values.device).sign() * scale
+        if k > 1:
+            g = torch.where(torch.rand(shape, generator=gen, device=p.values.device) < 0.05, 0.0, g)
+        return g.to(self.dtype)
+
+
+@st.composite
+def parameters(draw, *, dtype: torch.dtype, device, matrices_only: bool = False, takes_empty: bool = True,
+               scale: float = 2.0) -> Parameter:
+    """One parameter: 0-d, empty, a vector whose length straddles a SIMD width, a matrix, a
+    non-contiguous view (transposed, or every other column), a channels_last 4-D tensor."""
+    layouts = MATRIX_LAYOUTS if matrices_only else tuple(l for l in LAYOUTS if takes_empty or l != "empty")
+    layout = draw(st.sampled_from(layouts), label="layout")
+    if layout == "0-d":
+        shape = ()
+    elif layout == "empty":
+        shape = draw(st.sampled_from([(0,), (0, 3)]), label="empty shape")
+    elif layout == "vector":
+        shape = (draw(st.sampled_from(SIMD_SIZES), label="length"),)
+    elif layout == "channels_last":
+        shape = draw(st.sampled_from([(1, 3, 2, 2), (2, 4, 2, 3), (1, 17, 1, 1)]), label="nchw")
+    else:
+        shape = draw(st.sampled_from(MATRIX_SHAPES), label="matrix shape")
+    seed = draw(seeds, label="values seed")
+    gen = seeded_generator(seed, device)
+    values = (torch.randn(shape, generator=gen, dtype=torch.float64, device=device) * scale).to(dtype)
+    grad_layout = draw(st.sampled_from(["same", "other"]), label="grad layout") if len(shape) >= 2 else "same"
+    return Parameter(values.to(torch.float64), layout, grad_layout)
+
+
+@st.composite
+def contract_cases(draw, family: str, device, *, dtype: torch.dtype = torch.float64, max_steps: int = 30,
+                   max_groups: int = 3, state_dict: bool = True) -> ContractCase:
+    """A contract case for ``family`` (its record's ranges): 1..max_groups parameter groups, each with
+    its own hyperparameters from the family's whole contract and 1-2 parameters of mixed shapes and
+    layouts; 3..max_steps steps; some gradients absent (always one after that parameter's first
+    step); both zero_grad modes; scheduler writes into param_groups (always one, at step >= 2); a
+    state_dict round trip after a step in the middle.
+
+    Low precision (``dtype`` not float64): the claim is a rounding bound valid while every quantity
+    stays in the dtype's normal range, so gradient magnitudes span 2^0..2^3 (their squares and
+    (1 - beta2) g^2 stay normal in float16), hyperparameter values below the dtype's smallest normal
+    (eps = 1e-8 in float16) are not drawn, and parameters start near the scale of a step."""
+    from kinkcheck.strategies.optimizers import contract_hyperparameters, scheduled_change
+
+    if max_steps < 3:
+        raise InvalidArgument(f"max_steps={max_steps} < 3: a contract case needs steps before and after "
+                              "a change, an absent gradient and a state_dict round trip")
+    record = FAMILIES[family] if family in FAMILIES else None
+    if record is None:
+        raise InvalidArgument(f"unknown family {family!r}")
+    low = dtype != torch.float64
+    tiny = torch.finfo(dtype).tiny
+    groups = []
+    for i in range(draw(st.integers(1, max_groups), label="groups")):
+        hp = draw(contract_hyperparameters(family, below=tiny if low else 0.0))
+        if groups:  # what the family reads from the constructor only is the same in every group
+            hp.update({name: groups[0].hyperparameters[name] for name, _ in record.constructor_only})
+        scale = 2.0 if not low else draw(st.sampled_from([1.0, 10.0]), label="theta0 / lr") * hp.get("lr", 1e-2)
+        params = [draw(parameters(dtype=dtype, device=device, matrices_only=record.matrices_only,
+                                  takes_empty=record.takes_empty, scale=scale))
+                  for _ in range(draw(st.integers(1, 2), label=f"parameters in group {i}"))]
+        groups.append(Group(params, hp))
+    if all(p.values.numel() == 0 for g in groups for p in g.parameters):  # something must move
+        groups[0].parameters.append(draw(parameters(dtype=dtype, device=device, matrices_only=True,
+                                                    takes_empty=False, scale=2.0 if not low else scale)))
+    n = sum(len(g.parameters) for g in groups)
+    steps = draw(st.integers(3, max_steps), label="steps")
+    absent = {(k, j) for k in range(1, steps + 1) for j in range(n)
+              if draw(st.integers(0, 9), label="absent") == 0}
+    j0 = draw(st.integers(0, n - 1), label="skipping parameter")
+    absent.discard((1, j0))
+    skipped = draw(st.integers(2, steps), label="skipped step")
+    absent.add((skipped, j0))  # after its first step, with its gradient set to None
+    set_to_none = draw(st.lists(st.booleans(), min_size=steps, max_size=steps), label="zero_grad set_to_none")
+    set_to_none[skipped - 1] = True
+    if all(set_to_none[1:]):  # both modes after step 1, where they differ
+        set_to_none[2 if skipped == 2 else 1] = False
+    changes = {}
+    current = [dict(g.hyperparameters) for g in groups]
+    forced = draw(st.integers(2, steps), label="forced change step")
+    for k in range(2, steps + 1):
+        for i, g in enumerate(current):
+            if k == forced and i == 0 or draw(st.integers(0, 5), label="change") == 0:
+                change = draw(scheduled_change(family, g))
+                g.update(change)
+                changes.setdefault(k, {})[i] = change
+    save_at = draw(st.integers(1, steps - 1), label="state_dict after step") if state_dict else None
+    magnitudes = (0.0, 3 * 0.30103) if low else (-3.0, 3.0)
+    seed = draw(seeds, label="gradient seed")
+    shown = [(g.hyperparameters, [(p.layout, tuple(p.values.shape), p.grad_layout) for p in g.parameters])
+             for g in groups]
+    note(f"contract case ({family}, {dtype}): groups={shown} "
+         f"steps={steps} absent={sorted(absent)} set_to_none={set_to_none} changes={changes} save_at={save_at}")
+    return ContractCase(groups, steps, seed, dtype, magnitudes, absent, set_to_none, changes, save_at)

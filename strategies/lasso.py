@@ -33,6 +33,24 @@ class LassoCase:
     def floats(self):
         return [float(b) for b in self.beta0]
 
+    def in_precision(self, bits: int) -> "LassoCase":
+        """The same case with b_0 on the grid 2^-bits (``bits`` < 30: a dtype with ``bits`` significant
+        bits, where every |v| < 1 on that grid is exact): each coordinate rounded toward 0, then moved
+        by 2^-bits away from 0 if that made it 0 or (for a non-multiple) a multiple of s. s = alpha lam
+        is on the 2^-7 grid, so multiples of s stay multiples and non-multiples stay non-multiples
+        (bits >= 8). With bits >= 30 the case is returned unchanged."""
+        if bits >= 30:
+            return self
+        g = Fraction(1, 2 ** bits)
+        out = []
+        for b in self.beta0:
+            multiple = (b / self.s).denominator == 1
+            q = (abs(b) // g) * g
+            if q == 0 or (not multiple and (q / self.s).denominator == 1):
+                q += g
+            out.append(q if b > 0 else -q)
+        return LassoCase(out, self.alpha, self.lam, self.steps)
+
 
 @st.composite
 def beta0s(draw, d: int, s: Fraction, multiples: bool | None = None):

@@ -60,3 +60,54 @@ def decaying_hyperparameters(draw, family: str):
     hp["weight_decay"] = draw(st.sampled_from(DECAYS), label="weight_decay")
     note(f"with decay: {hp}")
     return hp
+
+
+def strategy_for(spec):
+    """The Hypothesis strategy of one range of a family record (Choice, Interval, Integers, Pair)."""
+    return _strategy(spec)
+
+
+def _above(spec, below: float):
+    """``spec`` without the float values v, 0 < |v| < ``below`` (not representable as normal numbers)."""
+    if not below or not isinstance(spec, Choice):
+        return spec
+    keep = tuple(v for v in spec.values if not (isinstance(v, float) and 0 < abs(v) < below))
+    return Choice(keep) if keep else spec
+
+
+@st.composite
+def contract_hyperparameters(draw, family: str, *, below: float = 0.0):
+    """A configuration anywhere in ``family``'s contract (T4): every hyperparameter of its record's
+    ``contract_space()`` -- the theorems' draws plus ``maximize``, ``amsgrad``, decay, ... -- from
+    its valid range, and the family's fixed arguments. ``below``: leave out listed values smaller
+    in magnitude than this (a low-precision dtype's smallest normal number)."""
+    record = _record(family)
+    hp = {name: draw(_strategy(_above(spec, below)), label=name) for name, spec in record.contract_space().items()}
+    hp.update(record.fixed)
+    return hp
+
+
+@st.composite
+def scheduled_change(draw, family: str, current: dict):
+    """New values for some of ``family``'s schedulable hyperparameters (what an LR scheduler writes
+    into ``param_groups`` between steps: lr, and betas/momentum as OneCycleLR and CyclicLR cycle
+    them). A momentum that is 0 stays 0 and a positive one stays positive (schedulers cycle it
+    between two positive bounds; state buffers exist only for a positive momentum)."""
+    record = _record(family)
+    names = [n for n in record.schedulable if n in current]
+    if not names:
+        raise InvalidArgument(f"family {family!r} schedules none of {sorted(current)}")
+    chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=len(names), unique=True),
+                  label="scheduled")
+    change = {}
+    for name in chosen:
+        spec = record.contract_space()[name]
+        value = draw(_strategy(spec), label=f"scheduled {name}")
+        if name == "momentum" and (current[name] == 0) != (value == 0):
+            continue
+        change[name] = value
+    if all(current.get(name) == value for name, value in change.items()):  # a change that changes
+        lr, spec = current["lr"], record.contract_space()["lr"]
+        low = spec.low if isinstance(spec, Interval) else min(spec.values)
+        change["lr"] = lr / 2 if lr / 2 >= low else lr * 2
+    return change

@@ -155,3 +155,16 @@ def test_a_hyperparameter_the_subject_does_not_take_is_not_supported_not_failed(
     assert outcomes["test_zero_gradient_coordinates_never_move"][0] == "passed"  # a zero decay is dropped
     outcome, reason = outcomes["test_weight_decay_is_outside_the_hypothesis"]
     assert outcome == "not-supported" and "does not accept weight_decay" in reason
+
+
+def test_expectation_lines_can_be_limited_to_dtypes(tmp_path):
+    from kinkcheck.plugin import expectations as expect
+
+    path = tmp_path / "x.txt"
+    path.write_text("T4::adam[fused]  # layouts\n@float16,bfloat16 T3::adam[forloop]  # eps underflow\n")
+    assert set(expect.read(str(path))) == {("T4", "adam[fused]")}
+    assert set(expect.read(str(path), dtype="float16")) == {("T4", "adam[fused]"), ("T3", "adam[forloop]")}
+    shipped = expect.read(str(expect.BUILTIN))
+    assert ("T4", "adam[fused]") in shipped and all(s.endswith("]") for _, s in shipped)
+    for reason in shipped.values():  # each names its reproduction or its mechanism
+        assert reason and "deviation" not in reason.lower()

@@ -104,8 +104,10 @@ def huber_orbit(x0: Fraction, delta: Fraction, eta: Fraction, steps: int) -> lis
     return out
 
 
-def representable(x: Fraction) -> bool:
-    """Whether x is exactly a (normal-range) float64: a dyadic with a <= 53-bit odd numerator."""
+def representable(x: Fraction, dtype=None) -> bool:
+    """Whether x is exactly a normal-range float of ``dtype`` (default float64): a dyadic whose odd
+    numerator has at most p bits (p = 1 - log2 ``torch.finfo(dtype).eps``: 53, 24, 11, 8) and whose
+    exponent lies between the dtype's smallest normal and its largest finite value."""
     if x == 0:
         return True
     den = x.denominator
@@ -114,7 +116,12 @@ def representable(x: Fraction) -> bool:
     num = abs(x.numerator)
     while num % 2 == 0:
         num //= 2
-    return num.bit_length() <= 53 and Fraction(float(x)) == x
+    if dtype is None or str(dtype) == "torch.float64":
+        return num.bit_length() <= 53 and Fraction(float(x)) == x
+    import torch  # only for finfo; the oracles stay free of tensors
+    fi = torch.finfo(dtype)
+    bits = Fraction(fi.eps).denominator.bit_length()  # eps = 2^(1 - p): denominator 2^(p - 1)
+    return num.bit_length() <= bits and Fraction(fi.tiny) <= abs(x) <= Fraction(fi.max)
 
 
 # --- RMSProp on l1 in exact arithmetic, certified (Prop B.4 at paper-scale horizons) -------------

@@ -6,7 +6,13 @@ fixed arguments that define the family (``nesterov=True``), the decay hyperparam
 configuration *outside* T2/T3's hypotheses and the values tried there, whether the family keeps
 per-coordinate state, needs a closure, takes only matrices, is elementwise, which reference
 recursion (``kinkcheck.harness.oracles.recursions``) it must match, and its known limits with
-reasons. Records are data: no Hypothesis here (``kinkcheck.strategies.optimizers`` turns the ranges
+reasons. ``contract`` holds the rest of what a user can configure (``maximize``, ``amsgrad``,
+``decoupled_weight_decay``, decay, ...): T4 draws ``hyperparameters`` and ``contract`` together, the
+other theorems only ``hyperparameters``; ``schedulable`` names what an LR scheduler changes between
+steps through ``param_groups``; ``not_drawn`` says, per constructor argument the suite never draws,
+why. A self-test checks the records against ``inspect.signature`` of each torch.optim class: every
+name here is accepted, and every constructor argument is drawn, fixed, or ``not_drawn`` with a reason.
+Records are data: no Hypothesis here (``kinkcheck.strategies.optimizers`` turns the ranges
 into strategies) and no theorem logic (theorem markers select families by capability).
 """
 from __future__ import annotations
@@ -48,6 +54,13 @@ SMALL_LR = Interval(1e-4, 0.05)
 BETAS = Pair(Choice((0.0, 0.5, 0.9, 0.99)), Choice((0.5, 0.9, 0.99, 0.999)))
 EPS = Choice((1e-8, 1e-6, 1e-3, 0.1))
 DECAYS = (1e-3, 1e-2, 0.1)
+FLAG = Choice((False, True))
+WEIGHT_DECAY = Choice((0.0, 1e-2, 0.1))
+# torch.optim arguments that choose an implementation path, not the recursion: the built-in subjects
+# are one per path (adam[forloop], adam[foreach], adam[fused]); capturable needs a CUDA/XLA device
+# (CUDA graphs) and differentiable makes step() differentiable for meta-learning, neither changes the
+# iterates; they are never drawn.
+IMPLEMENTATION_FLAGS = ("foreach", "fused", "capturable", "differentiable")
 
 
 @dataclass(frozen=True)
@@ -66,12 +79,23 @@ class Family:
     eps_free: bool = False  # its update is scale invariant when eps = 0 ([CUT] Prop B.5)
     decays_by_default: bool = False  # torch's default arguments already decay (AdamW 0.01, ASGD lambd 1e-4)
     limits: tuple[tuple[str, str], ...] = ()  # (what, why) the suite cannot check
+    contract: dict = field(default_factory=dict)  # further hyperparameters T4 draws (name -> range)
+    schedulable: tuple[str, ...] = ("lr",)  # what a scheduler changes between steps (param_groups)
+    not_drawn: tuple[tuple[str, str], ...] = ()  # (constructor argument, why the suite never draws it)
+    takes_empty: bool = True  # accepts parameters with no elements (T4 draws them only then)
+    constructor_only: tuple[tuple[str, str], ...] = ()  # (hyperparameter read from the constructor only, why)
+    amplifies_rounding: bool = False  # its update magnifies input rounding (no low-precision rounding bound)
 
     # --- capabilities read by theorem markers
     @property
     def takes_any_shape(self) -> bool:
         """Takes parameters of any shape (the batched 3-D networks of T2/T5/T6, T3's tensors)."""
         return not self.matrices_only
+
+    @property
+    def steps_without_closure(self) -> bool:
+        """``step()`` works without a closure (torch.amp.GradScaler refuses closures)."""
+        return not self.needs_closure
 
     @property
     def takes_weight_decay(self) -> bool:
@@ -81,9 +105,18 @@ class Family:
     def has_reference(self) -> bool:
         return self.reference is not None
 
+    @property
+    def rounding_bounded(self) -> bool:
+        """T4's low-precision bound applies: a reference, and an update that does not amplify rounding."""
+        return self.has_reference and not self.amplifies_rounding
+
     def draws(self) -> dict:
         """Hyperparameters to draw inside the theorems' hypotheses, decay excluded."""
         return dict(self.hyperparameters)
+
+    def contract_space(self) -> dict:
+        """Every hyperparameter T4 draws, with its valid range (the theorems' draws plus ``contract``)."""
+        return {**self.hyperparameters, **self.contract}
 
     def in_scope(self) -> dict:
         """The decay arguments that keep a configuration inside T2/T3's hypotheses."""
@@ -91,50 +124,95 @@ class Family:
 
 
 _ADAM = dict(lr=SMALL_LR, betas=BETAS, eps=EPS)
+_MAX = dict(maximize=FLAG)
+_WD = dict(weight_decay=WEIGHT_DECAY, maximize=FLAG)
+_SGD_NOT_DRAWN = (("momentum", "fixed at 0: heavy ball is the momentum family"),
+                  ("dampening", "acts only with momentum (the momentum family)"),
+                  ("nesterov", "the nesterov family"))
 
 FAMILIES: dict[str, Family] = {f.name: f for f in [
-    Family("sgd", "plain gradient descent", "SGD", dict(lr=LR), stateful=False, reference="SGD"),
+    Family("sgd", "plain gradient descent", "SGD", dict(lr=LR), stateful=False, reference="SGD",
+           contract=dict(_WD), not_drawn=_SGD_NOT_DRAWN),
     Family("momentum", "heavy-ball SGD (momentum, dampening)", "SGD",
            dict(lr=SMALL_LR, momentum=Choice((0.5, 0.9, 0.99)), dampening=Choice((0.0, 0.1, 0.5))),
-           reference="SGD"),
+           reference="SGD", contract=dict(_WD), schedulable=("lr", "momentum"),
+           not_drawn=(("nesterov", "the nesterov family"),)),
     Family("nesterov", "SGD with Nesterov momentum", "SGD",
            dict(lr=SMALL_LR, momentum=Choice((0.5, 0.9, 0.99))), fixed=dict(nesterov=True, dampening=0.0),
-           reference="SGD"),
+           reference="SGD", contract=dict(_WD), schedulable=("lr", "momentum")),
     Family("adagrad", "Adagrad", "Adagrad",
            dict(lr=LR, lr_decay=Choice((0.0, 0.01)), initial_accumulator_value=Choice((0.0, 0.1, 1.0)),
-                eps=Choice((1e-10, 1e-6, 1e-3))), reference="Adagrad", eps_free=True),
+                eps=Choice((1e-10, 1e-6, 1e-3))), reference="Adagrad", eps_free=True, contract=dict(_WD),
+           schedulable=("lr", "lr_decay"),
+           constructor_only=(("initial_accumulator_value",
+                              "torch.optim.Adagrad (2.13) fills state['sum'] from the constructor's value "
+                              "(adagrad.py __init__ and _init_group read self.defaults), not the group's: a "
+                              "group's own initial_accumulator_value is ignored; T4 draws one for all groups"),)),
     Family("rmsprop", "RMSprop (plain and centered)", "RMSprop",
            dict(lr=SMALL_LR, alpha=Choice((0.5, 0.9, 0.99)), eps=EPS, momentum=Choice((0.0, 0.9)),
-                centered=Choice((False, True))), reference="RMSprop", eps_free=True),
+                centered=Choice((False, True))), reference="RMSprop", eps_free=True, contract=dict(_WD),
+           schedulable=("lr", "momentum", "alpha")),
     Family("adadelta", "Adadelta", "Adadelta",
            dict(lr=Interval(0.1, 1.0), rho=Choice((0.5, 0.9, 0.95)), eps=Choice((1e-6, 1e-3))),
-           reference="Adadelta"),
-    Family("adam", "Adam", "Adam", dict(_ADAM), reference="Adam", eps_free=True),
-    Family("adamax", "Adamax", "Adamax", dict(_ADAM), reference="Adamax"),
-    Family("nadam", "NAdam", "NAdam", {**_ADAM, "momentum_decay": Choice((0.0, 0.004, 0.1))}, reference="NAdam"),
-    Family("amsgrad", "Adam with amsgrad=True", "Adam", dict(_ADAM), fixed=dict(amsgrad=True), reference="Adam"),
-    Family("radam", "RAdam", "RAdam", dict(_ADAM), reference="RAdam"),
+           reference="Adadelta", contract=dict(_WD), schedulable=("lr", "rho")),
+    Family("adam", "Adam", "Adam", dict(_ADAM), reference="Adam", eps_free=True,
+           contract=dict(_WD, amsgrad=FLAG, decoupled_weight_decay=FLAG), schedulable=("lr", "betas")),
+    Family("adamax", "Adamax", "Adamax", dict(_ADAM), reference="Adamax", contract=dict(_WD),
+           schedulable=("lr", "betas")),
+    Family("nadam", "NAdam", "NAdam", {**_ADAM, "momentum_decay": Choice((0.0, 0.004, 0.1))}, reference="NAdam",
+           contract=dict(_WD, decoupled_weight_decay=FLAG), schedulable=("lr", "betas")),
+    Family("amsgrad", "Adam with amsgrad=True", "Adam", dict(_ADAM), fixed=dict(amsgrad=True), reference="Adam",
+           contract=dict(_WD, decoupled_weight_decay=FLAG), schedulable=("lr", "betas")),
+    Family("radam", "RAdam", "RAdam", dict(_ADAM), reference="RAdam",
+           contract=dict(_WD, decoupled_weight_decay=FLAG), schedulable=("lr", "betas")),
     Family("adamw", "Adam with decoupled weight decay", "AdamW", dict(_ADAM), reference="AdamW",
-           decays_by_default=True),
+           decays_by_default=True, contract=dict(_MAX, weight_decay=Choice((0.0, 1e-2, 0.1)), amsgrad=FLAG),
+           schedulable=("lr", "betas")),
     Family("asgd", "averaged SGD", "ASGD",
            dict(lr=SMALL_LR, alpha=Choice((0.5, 0.75)), t0=Choice((0.0, 5.0, 1e6))),
-           decay=("weight_decay", "lambd"), reference="ASGD", decays_by_default=True),
+           decay=("weight_decay", "lambd"), reference="ASGD", decays_by_default=True,
+           contract=dict(_WD, lambd=Choice((0.0, 1e-4, 1e-2)))),
     Family("rprop", "resilient backpropagation (sign-based)", "Rprop",
            dict(lr=SMALL_LR, etas=Choice(((0.5, 1.2), (0.3, 1.5))),
-                step_sizes=Choice(((1e-6, 50.0), (1e-3, 1.0)))), decay=(), reference="Rprop"),
+                step_sizes=Choice(((1e-6, 50.0), (1e-3, 1.0)))), decay=(), reference="Rprop",
+           contract=dict(_MAX), schedulable=("lr", "etas")),
     Family("lbfgs", "L-BFGS (closure-based, two-loop recursion)", "LBFGS",
            dict(lr=Choice((0.1, 0.5, 1.0)), max_iter=Integers(1, 4), history_size=Integers(2, 8)),
            decay=(), stateful=False, needs_closure=True, elementwise=False,
            limits=(("T4", "no closed-form per-step reference: the two-loop recursion depends on the whole "
-                          "history and line search"),)),
+                          "history and line search"),),
+           not_drawn=(("max_eval", "no reference (T4 n/a); its default 1.25 max_iter is what T2/T3 run"),
+                      ("tolerance_grad", "no reference (T4 n/a)"), ("tolerance_change", "no reference (T4 n/a)"),
+                      ("line_search_fn", "no reference (T4 n/a)"))),
     Family("adafactor", "Adafactor (factored second moment)", "Adafactor",
-           dict(lr=SMALL_LR, beta2_decay=Choice((-0.8, -0.5))), elementwise=False,
-           limits=(("T4", "no reference recursion yet"),)),
+           dict(lr=SMALL_LR, beta2_decay=Choice((-0.8, -0.5))), elementwise=False, reference="Adafactor",
+           contract=dict(_WD, eps=Choice(((None, 1e-3), (1e-30, 1e-3), (None, 1e-2))), d=Choice((1.0, 2.0))),
+           takes_empty=False,
+           limits=(("T4 empty parameters", "torch.optim.Adafactor (2.13) computes param.norm() / numel ** 0.5 "
+                                           "in Python: ZeroDivisionError on an empty parameter"),)),
     Family("muon", "Muon (Newton-Schulz orthogonalised momentum; 2-D parameters)", "Muon",
            dict(lr=SMALL_LR, momentum=Choice((0.0, 0.5, 0.95)), nesterov=Choice((False, True)),
-                ns_steps=Integers(1, 5)), matrices_only=True, elementwise=False,
+                ns_steps=Integers(1, 5)), matrices_only=True, elementwise=False, reference="Muon",
+           decays_by_default=True, amplifies_rounding=True,
+           contract=dict(weight_decay=WEIGHT_DECAY, eps=Choice((1e-7, 1e-3)),
+                         adjust_lr_fn=Choice((None, "original", "match_rms_adamw"))),
+           schedulable=("lr", "momentum"),
            limits=(("T2/T5/T6", "takes 2-D parameters only; the batched networks are 3-D"),
-                   ("T4", "no reference recursion yet"))),
+                   ("T4 low precision", "Newton-Schulz's quintic has slope a = 3.4445 at 0: each iteration "
+                                        "multiplies the rounding of its input, so no bound of the form "
+                                        "gamma_n(u) holds; only the float64 claim is checked"),
+                   ("T4 precision", "the published algorithm (Keller Jordan's muon.py, torch.optim.Muon) runs "
+                                    "Newton-Schulz in bfloat16; the reference does too, so an implementation "
+                                    "that orthogonalises in another precision leaves it by bfloat16 rounding")),
+           not_drawn=(("ns_coefficients", "the published quintic (3.4445, -4.7750, 2.0315) only: other "
+                                          "triples are a different algorithm"),)),
+    Family("lion", "Lion (Chen et al. 2023: sign of the interpolated momentum, decoupled decay)", None,
+           dict(lr=SMALL_LR, betas=Pair(Choice((0.0, 0.5, 0.9, 0.95)), Choice((0.5, 0.9, 0.99)))),
+           reference="Lion", contract=dict(weight_decay=WEIGHT_DECAY), schedulable=("lr", "betas"),
+           amplifies_rounding=True,
+           limits=(("T4 low precision", "sign(b1 m + (1 - b1) g) of a rounded interpolation: where it is near 0 "
+                                        "one rounding flips a whole step of 2 lr, so no gamma_n(u) bound holds; "
+                                        "only the float64 claim is checked"),)),
     Family("generic", "family unknown: only lr is passed", None, dict(lr=SMALL_LR), decay=(), stateful=False,
            elementwise=False),
 ]}

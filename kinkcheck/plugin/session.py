@@ -62,6 +62,7 @@ class RunState:
     user_subjects: bool
     gate: bool
     expectations: dict
+    builtin_expectations: dict = field(default_factory=dict)  # torch's own known deviations: not run
     records: list = field(default_factory=list)
     matched: set = field(default_factory=set)
     not_run: set = field(default_factory=set)  # theorems whose suite-level tests a gate deselected
@@ -95,10 +96,13 @@ def build(config) -> RunState:
         specs = options.optimizer_specs(config)
         optimizers = parse_optimizer_specs(specs) if specs else builtin_subjects(where.device, where.dtype)
         activation = parse_activation_spec(options.activation_spec(config))
-        expectations = expect.read(config.getoption("--xfails-file"))
+        dtype_name = str(where.dtype).removeprefix("torch.")
+        expectations = expect.read(config.getoption("--xfails-file"), dtype=dtype_name)
+        builtin_expectations = {} if specs else expect.read(str(expect.BUILTIN), dtype=dtype_name)
     except (SpecError, expect.ExpectationsError, ValueError) as exc:
         raise pytest.UsageError(f"kinkcheck: {exc}") from None
-    state = RunState(where, optimizers, activation, bool(specs), options.is_gate(config), expectations)
+    state = RunState(where, optimizers, activation, bool(specs), options.is_gate(config), expectations,
+                     builtin_expectations=builtin_expectations)
     config.stash[STATE] = state
     return state
 

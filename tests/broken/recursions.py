@@ -1,5 +1,7 @@
 """Optimizers that leave their family's recursion in one deliberate way (T4 must reject each),
-and a correct from-scratch Adam (T4 must accept it).
+and a correct from-scratch Adam (T4 must accept it). The second half holds one-line bugs on each
+axis of T4's contract (maximize, schedules, groups, layouts, absent gradients, state_dict, dtype,
+SIMD tails), built on the correct from-scratch Adam of ``tests/reference_impls.py``.
 
 The from-scratch classes follow the ``torch.optim.Optimizer`` protocol; each mutation changes
 exactly one thing of the correct recursion.
@@ -37,7 +39,8 @@ class _Elementwise(torch.optim.Optimizer):
 
 
 class CorrectAdam(_Elementwise):
-    """Adam as Kingma & Ba write it ([CUT] eqs. (28)-(30)), eps outside the root."""
+    """Adam as Kingma & Ba write it ([CUT] eqs. (28)-(30)), eps outside the root, and AMSGrad (until
+    T4 drew amsgrad=True for the adam family this class accepted the flag and ignored it)."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad))
@@ -56,9 +59,13 @@ class CorrectAdam(_Elementwise):
             state["m"], state["v"] = torch.zeros_like(p), torch.zeros_like(p)
         state["m"].mul_(b1).add_(g, alpha=1 - b1)
         state["v"].mul_(b2).addcmul_(g, g, value=1 - b2)
+        v = state["v"]
+        if group["amsgrad"]:
+            state["vmax"] = torch.maximum(state.get("vmax", v), v)
+            v = state["vmax"]
         n = self.bias_exponent(state["step"])
         m_hat = state["m"] / (1 - b1 ** n)
-        v_hat = state["v"] / (1 - b2 ** n)
+        v_hat = v / (1 - b2 ** n)
         p.sub_(group["lr"] * m_hat / self.denominator(v_hat, group["eps"]))
 
 
@@ -125,3 +132,104 @@ class DoubledStepSGD(torch.optim.SGD):
 
     def __init__(self, params, lr=1e-3, **hyperparameters):
         super().__init__(params, lr=2 * lr, **hyperparameters)
+
+
+# --- one-line contract bugs: each is right in the plain case and wrong on one axis of T4's contract.
+# They derive from the correct from-scratch Adam of tests/reference_impls.py.
+from tests.reference_impls import Adam as _Adam  # noqa: E402
+
+
+class IgnoresMaximizeAdam(_Adam):
+    """Accepts ``maximize`` and descends anyway (negates the already negated gradient back)."""
+
+    def update(self, p, g, state, group):
+        super().update(p, -g if group["maximize"] else g, state, group)
+
+
+class LrCachedAtFirstStepAdam(_Adam):
+    """Bakes each group's lr in at its first step (as a captured or compiled step does): an LR
+    scheduler's later writes into param_groups never act."""
+
+    def update(self, p, g, state, group):
+        super().update(p, g, state, {**group, "lr": group.setdefault("_lr_at_first_step", group["lr"])})
+
+
+class DefaultsForEveryGroupAdam(_Adam):
+    """Reads betas from the constructor's defaults, not from the parameter's group."""
+
+    def update(self, p, g, state, group):
+        super().update(p, g, state, {**group, "betas": self.defaults["betas"]})
+
+
+class FlattenedCopyAdam(_Adam):
+    """Updates ``p.flatten()`` reshaped: a view of a contiguous parameter, a silently discarded copy
+    of a non-contiguous or channels_last one."""
+
+    def update(self, p, g, state, group):
+        super().update(p.flatten().view(p.shape), g, state, group)
+
+
+class GradStridesOfParamAdam(_Adam):
+    """Reads the gradient's storage with the parameter's strides (a flat-buffer kernel): right when
+    both share a layout, wrong when the gradient is laid out otherwise."""
+
+    def gradient(self, p, state, group):
+        g = p.grad
+        return None if g is None else g.as_strided(p.shape, p.stride()) if g.numel() else g
+
+
+class GradNoneAsZeroAdam(_Adam):
+    """Treats a missing gradient as zero: a parameter that took no part in a step still advances its
+    state and moves (its momentum keeps going)."""
+
+    def gradient(self, p, state, group):
+        return torch.zeros_like(p) if p.grad is None else p.grad
+
+
+class StepPerGroupAdam(_Adam):
+    """Bias correction from a step counter kept per group (one per step() call), not per parameter:
+    wrong for a parameter that skipped a step."""
+
+    def step(self, closure=None):
+        for group in self.param_groups:
+            group["_t"] = group.get("_t", 0) + 1
+        return super().step(closure)
+
+    def bias_step(self, state, group):
+        return group["_t"]
+
+
+class StateOutsideStateDictAdam(_Adam):
+    """Keeps the second moment in an attribute instead of ``self.state``: state_dict() drops it, and a
+    reloaded optimizer restarts v at zero."""
+
+    def __init__(self, params, **kwargs):
+        super().__init__(params, **kwargs)
+        self._v = {}
+
+    def update(self, p, g, state, group):
+        state["v"] = self._v.setdefault(p, torch.zeros_like(p))
+        super().update(p, g, state, group)
+        del state["v"]
+
+
+class BiasCorrectionInParamDtypeAdam(_Adam):
+    """Computes 1 - beta2^t with beta2 in the parameter's dtype: exact in float64, but bfloat16 rounds
+    0.999 to 1.0 (a zero bias correction) and float16/float32 shift it."""
+
+    def update(self, p, g, state, group):
+        b1, b2 = group["betas"]
+        b2 = float(torch.tensor(b2, dtype=p.dtype))
+        super().update(p, g, state, {**group, "betas": (b1, b2)})
+
+
+class TailDroppedAdam(_Adam):
+    """A 16-wide vectorised loop without its scalar tail: a tensor of more than 16 elements keeps its
+    last numel % 16 elements unchanged (small tensors take a scalar path and are right)."""
+
+    def update(self, p, g, state, group):
+        before = p.clone()
+        super().update(p, g, state, group)
+        n = p.numel()
+        if n > 16 and n % 16 and p.is_contiguous():
+            p.view(-1)[n - n % 16:] = before.view(-1)[n - n % 16:]
