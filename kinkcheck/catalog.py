@@ -47,6 +47,7 @@ SOURCES = {
     "[LSSK20]": "Lu, Shin, Su, Karniadakis: Dying ReLU and initialization (CiCP 2020)",
     "[CKLKT21]": "Cohen et al.: Gradient descent on neural networks typically occurs at the edge of stability "
                  "(ICLR 2021)",
+    "[LION]": "Chen et al.: Symbolic discovery of optimization algorithms (NeurIPS 2023): the Lion update",
 }
 
 SUBJECT_FIXTURES = ("optimizer_subject", "activation")  # a test taking one of these gates a subject
@@ -347,7 +348,7 @@ CATALOG: list[Entry] = [
                       "bit-identical, whether the scaler skips it or the optimizer handles the scaling itself."),
     theorem(
         "T4", "Reference recursions", ["[GM] Lemmas 4.8-4.9", "[CUT] eqs. (22)-(23), (28)-(30)",
-                                       "torch.optim documentation", "Chen et al. 2023 (Lion)"], M4,
+                                       "torch.optim documentation", "[LION] Alg. 2"], M4,
         "every iterate follows an independent float64 reference of the family's recursion over the whole usage "
         "contract (every hyperparameter, schedules, groups, shapes and layouts, grad None, state_dict round "
         "trip), within a bound derived from the unit roundoff and the step count; low-precision paths too",
