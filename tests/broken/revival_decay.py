@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import torch
 
+from tests.broken.nonsmooth import MomentumResetAtZero
 
-class ZeroGradResetsMomentumSGD(torch.optim.SGD):
-    """Bug: the momentum buffer of every coordinate whose gradient is exactly 0 is cleared before the
-    step (a "sparse-aware" shortcut). Frozen coordinates stay frozen (T2(b), T3 pass), but a neuron
-    that dies mid-training loses the history that could revive it: rejected by T2(d) only."""
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        for group in self.param_groups:
-            for p in group["params"]:
-                buf = self.state.get(p, {}).get("momentum_buffer")
-                if p.grad is not None and buf is not None:
-                    buf.masked_fill_(p.grad == 0, 0.0)
-        return super().step(closure)
+# Bug: the momentum buffer of every coordinate whose gradient is exactly 0 is cleared before the step
+# (a "sparse-aware" shortcut). Frozen coordinates stay frozen (T2(b), T3 pass), but a neuron that dies
+# mid-training loses the history that could revive it: rejected by T2(d) only. The same one-line bug
+# keeps a LASSO coordinate at 0 from jumping off (T11(a)), hence one class for both.
+ZeroGradResetsMomentumSGD = MomentumResetAtZero
 
 
 class ForcedDecaySGD(torch.optim.SGD):
