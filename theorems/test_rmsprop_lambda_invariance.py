@@ -59,14 +59,16 @@ def test_lambda_invariance_other_ratios(optimizer_subject, placement, data, beta
     """[CUT] Prop B.5, Eq. 22-27 (THEOREMS.md T12(a)): for a ratio that is not a power of two the trajectories
     agree to rounding: |difference| <= 16 (k+1) ulp(1) max(|b|, step) at step k (each step adds a
     few roundings of the update, whose size is <= lr/sqrt(1-beta2)), until a near-tie, where the
-    reference is within that tolerance of 0 and a sign may flip — the comparison stops there."""
+    reference is within that tolerance of 0 and a sign may flip — the comparison stops there.
+    ulp(1) is the dtype's: eps = torch.finfo(dtype).eps = 2u (2^-52 in float64)."""
     hp = data.draw(eps_free_hyperparameters(optimizer_subject.family))
+    eps = torch.finfo(placement.dtype).eps
     a = _lasso_run(optimizer_subject, placement, beta0, lam, hp, steps).iterates
     b = _lasso_run(optimizer_subject, placement, beta0, lam * ratio, hp, steps).iterates
     scale = max(1.0, float(a.abs().max())) + hp["lr"] * 10.0 * math.sqrt(steps + 1)
     worst = 0.0
     for k in range(steps + 1):
-        tol = 16 * (k + 1) * 2.0 ** -52 * scale
+        tol = 16 * (k + 1) * eps * scale
         diff = float((a[k] - b[k]).abs().max())
         worst = max(worst, diff)
         assert diff <= tol, (f"{optimizer_subject}: lam and {ratio:.4g} lam differ by {diff:.3g} > {tol:.3g} at "
@@ -74,7 +76,7 @@ def test_lambda_invariance_other_ratios(optimizer_subject, placement, data, beta
         if bool((a[k].abs() <= tol).any()):
             event("near-tie: comparison stopped")
             break
-    figure("max |difference| / ulp(1) before a near-tie (non-dyadic ratio)", worst / 2.0 ** -52, keep="max")
+    figure("max |difference| / ulp(1) before a near-tie (non-dyadic ratio)", worst / eps, keep="max")
 
 
 def _scaled(v: float, prec: int) -> int:
@@ -130,15 +132,18 @@ def test_rmsprop_closed_form(optimizer_subject, placement, data, beta0, lam, ste
     sqrt(1 - rho^{k+1}) whatever lam, against an mpmath oracle (50 digits) to 16 (k+1) ulps of the
     scale, up to the first near-tie; Prop B.4 (exact orbit never 0, certified) with any float64 zero
     a rounding absorption; Prop B.5's band: once |b_k| < a_k (a_k the step), |b_j| <= a_{j-1} for
-    every j > k (exact: the band is invariant), checked on the float run up to the rounding bound."""
+    every j > k (exact: the band is invariant), checked on the float run up to the rounding bound.
+    ulp(1) is the dtype's eps = torch.finfo(dtype).eps (2^-52 in float64); b_0 rounded to the dtype
+    is within u |b_0| <= eps scale of the oracle's b_0, inside the k = 0 tolerance."""
     hp = data.draw(eps_free_hyperparameters("rmsprop"))
+    eps = torch.finfo(placement.dtype).eps
     hp["momentum"] = 0.0  # eq. (23): no momentum buffer
     run = _lasso_run(optimizer_subject, placement, beta0, lam, hp, steps).iterates
     alpha, rho = hp["lr"], hp["alpha"]
     oracle = rmsprop_l1_closed_form(beta0, alpha, rho, steps)
     scale = max(1.0, max(abs(b) for b in beta0)) + alpha / math.sqrt(1 - rho)
     for k, row in enumerate(oracle):
-        tol = 16 * (k + 1) * 2.0 ** -52 * scale
+        tol = 16 * (k + 1) * eps * scale
         got = run[k].tolist()
         for i, want in enumerate(row):
             assert abs(got[i] - float(want)) <= tol, (
