@@ -11,7 +11,7 @@ bfloat16 and float16 up to a bound derived from the dtype's unit roundoff and th
 """
 import pytest
 import torch
-from hypothesis import event, given, settings
+from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 from kinkcheck.harness.core.assertions import assert_reached
@@ -34,7 +34,11 @@ def _check(subject, case, result, dtype_name):
         f"T4: {subject.label} leaves the {subject.family} recursion ({dtype_name}): {result.worst} "
         f"(relative deviation {result.max_deviation:.3g} > {result.bound:.3g}, the rounding bound for "
         f"{result.steps} steps)")
-    assert_reached(result.moved, f"the references for {subject.label} never moved")
+    # Non-vacuity over the test, not per example: the comparison above has been made either way; a
+    # generated case whose reference never moves (every gradient None or 0 at the steps drawn) is
+    # discarded, and a test none of whose cases moves ends as Unsatisfiable -- an ERROR of the suite.
+    event(f"reference moved: {result.moved}")
+    assume(result.moved)
     for regime, hit in result.reached.items():
         event(f"{regime}: {hit}")
     for name in result.not_taken:
