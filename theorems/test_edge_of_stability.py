@@ -152,7 +152,7 @@ def test_huber_bounded_least_squares_diverges(optimizer_subject, placement, seed
     limit = max(pe[0], R + alpha * G) + (r0 + e_max) / sigma_min + drift
     assert max(pe) <= limit * (1 + 1e-9), (
         f"{optimizer_subject}: Huber iterates left the bound {limit:.4g}: {max(pe):.4g}")
-    assert all(math.isfinite(v) for v in hub.losses)
+    assert all(math.isfinite(v) for v in hub.losses), "T13(c) ([CUT] Prop 5.1): a Huber loss went non-finite"
     start = float(x0.double().norm()) + float(ws64.norm())
     N = 40
     while N > 2 and (2 * c - 1) ** N * start * (1 + lam_max) > torch.finfo(ws.dtype).max / 4:
@@ -206,9 +206,11 @@ def test_huber_two_cycle_and_convergence(optimizer_subject, placement):
         assert_bitwise_equal(run.iterates[:n, 0], placement.tensor([float(v) for v in exact[:n]]),
                              f"Huber orbit eta={eta}")
         if eta == 3:
-            assert exact[1:5] == [2, -1, 2, -1] and run.iterates[-2:, 0].tolist() in ([2.0, -1.0], [-1.0, 2.0])
+            assert exact[1:5] == [2, -1, 2, -1] and run.iterates[-2:, 0].tolist() in ([2.0, -1.0], [-1.0, 2.0]), (
+        "T13(d) ([CUT] eq. (10), Fig. 4): eta = 3 does not give the 2-cycle (2, -1)")
         else:
-            assert abs(exact[-1]) < Fraction(1, 2 ** 40) and abs(run.iterates[-1, 0].item()) < 2.0 ** -40
+            assert abs(exact[-1]) < Fraction(1, 2 ** 40) and abs(run.iterates[-1, 0].item()) < 2.0 ** -40, (
+        "T13(d) ([CUT] eq. (10)): eta = 1.5 does not converge below 2^-40")
     figure("eta=3 cycle", "(2, -1)")
 
 
@@ -251,7 +253,8 @@ def test_sharpness_along_the_trajectory(optimizer_subject, placement, seed, c):
         slack = [4 * (X.shape[0] + X.shape[1]) * u * (L[k] + G * float((run.iterates[k] - ws).norm()))
                  for k in range(steps)]
         if eta < 2 / S:
-            assert max(sharp) <= S * (1 + 1e-12) and S < 2 / eta
+            assert max(sharp) <= S * (1 + 1e-12) and S < 2 / eta, (
+        f"T13(c) ([CKLKT21]): sharpness {max(sharp):.6g} above S = {S:.6g} at eta = 1/S")
             for k in range(steps - 1):
                 assert L[k + 1] <= L[k] + slack[k] + slack[k + 1], (
                     f"T13 (descent lemma, eta < 2/S): {optimizer_subject} Huber loss rose at step {k + 1}: "

@@ -15,6 +15,7 @@ from kinkcheck.harness.core.examples import scaled
 from kinkcheck.harness.core.losses import LOSSES
 from kinkcheck.harness.core.outcomes import OutOfScope
 from kinkcheck.harness.core.networks import Network, inactive_on_box
+from kinkcheck.harness.core.outcomes import require
 from kinkcheck.harness.core.records import figure
 from kinkcheck.harness.experiments.revival import constructed_revival, constructed_revival_prediction, revival_search
 from kinkcheck.harness.subjects.specs import out_of_scope_reason
@@ -272,7 +273,8 @@ def test_coupled_decay_breaks_inactivity(optimizer_subject, placement, lr_exp, d
     w = placement.tensor([[[-1.0]]]).requires_grad_(True)
     b = placement.tensor([[-lr / 4]]).requires_grad_(True)
     lo, hi = placement.tensor([0.0]), placement.tensor([1.0])
-    assert bool(inactive_on_box(w.detach(), b.detach(), lo, hi).all())
+    require(bool(inactive_on_box(w.detach(), b.detach(), lo, hi).all()),
+            "T2(e): the constructed neuron is not inactive")
     opt = optimizer_subject.build([w, b], lr=lr, weight_decay=decay)
     x = placement.tensor([[0.0], [0.5], [1.0]])
     (torch.relu(x @ w[0].T + b[0]).sum() * 0).backward()  # the data term: exactly zero gradient

@@ -23,6 +23,7 @@ from kinkcheck.harness.core.examples import scaled
 from kinkcheck.harness.experiments.nonsmooth_runs import lasso, relu_regression, run_objective
 from kinkcheck.harness.core.outcomes import LowPrecisionEffect
 from kinkcheck.harness.oracles.nonsmooth import first_zero, ndgm_cycle, ndgm_lasso, representable, ridge_cycle
+from kinkcheck.harness.core.outcomes import require
 from kinkcheck.harness.core.records import figure
 from kinkcheck.strategies.lasso import ODD, lasso_cases
 
@@ -82,13 +83,13 @@ def test_never_sparse_and_two_cycle(optimizer_subject, placement, case):
     s = case.s
     for i, b0 in enumerate(case.beta0):
         K, c, c2 = ndgm_cycle(b0, s)
-        assert 0 < abs(c) < s
+        require(0 < abs(c) < s, "T10(b): the oracle's cycle point is outside (0, s)")
         for k in range(K, case.steps + 1):
             want = c if (k - K) % 2 == 0 else c2
             assert it[k, i].item() == float(want), (
                 f"{optimizer_subject}: coordinate {i} at step {k} is {it[k, i].item()!r}, "
                 f"the 2-cycle of Prop B.2 gives {float(want)!r} (K={K}, c={c})")
-    assert bool((it[-1] != it[-2]).all())  # non-vacuity: still moving at the end
+    assert_reached(bool((it[-1] != it[-2]).all()), "T10(b): a coordinate stopped moving at the end")
     figure("cycle |c|/s (first coordinate)", float(abs(ndgm_cycle(case.beta0[0], s)[1]) / s))
     event(f"d={len(case.beta0)}")
 
@@ -102,8 +103,8 @@ def test_zero_is_absorbing(optimizer_subject, placement, case):
     run = _run(optimizer_subject, placement, case)
     for i, b0 in enumerate(case.beta0):
         K = first_zero(b0, case.s)
-        assert K is not None
-        assert bool((run.iterates[:K, i] != 0).all())
+        require(K is not None, "T10(c): no absorbing step for the drawn case")
+        assert bool((run.iterates[:K, i] != 0).all()), f"T10(c) (Table 1): coordinate {i} was 0 before step {K}"
         tail = run.iterates[K:, i]
         assert bool((tail == 0).all()), (f"{optimizer_subject}: coordinate {i} reached 0 at step {K} but "
                                          f"then moved to {tail[tail != 0][0].item()!r} (Table 1: stays 0)")
@@ -170,7 +171,7 @@ def test_ridge_variant(optimizer_subject, placement, case, ridge_exp, ridge_odd)
     eps = torch.finfo(placement.dtype).eps
     ridge = Fraction(ridge_odd, 2 ** ridge_exp) / case.alpha / 8  # 2 alpha lam_2 = odd/2^(e+2) < 1
     q = 1 - 2 * case.alpha * ridge
-    assert 0 < q < 1
+    require(0 < q < 1, f"T10 ridge: q = {q} outside (0, 1)")
     run = _run(optimizer_subject, placement, case, ridge=ridge)
     exact = ndgm_lasso(case.beta0, case.alpha, case.lam, case.steps, ridge=ridge)
     scale = max(abs(b) for b in case.beta0) + case.s
@@ -186,7 +187,7 @@ def test_ridge_variant(optimizer_subject, placement, case, ridge_exp, ridge_odd)
                                                    f"{got[i]!r} vs exact {float(b)!r} (tol {tol:.3g})")
         compared += 1
     if placement.dtype == torch.float64:
-        assert compared > 0
+        assert_reached(compared > 0, "T10 ridge: no step compared before a near-tie")
     elif compared == 0:  # b_0 on the dtype's grid can start within the dtype's rounding of 0
         event("ridge: b_0 itself within rounding of 0 in this dtype: only the limit is checked")
     assert bool((run.iterates != 0).all()), "ridge NDGM hit 0 (non-sparse: a multiple is impossible here)"
@@ -260,7 +261,7 @@ def test_dead_region_of_relu_regression_is_lasso(optimizer_subject, placement, a
     run = _run(optimizer_subject, placement, case, objective=relu_regression(X, Y, float(case.lam), activation))
     exact = ndgm_lasso(case.beta0, case.alpha, case.lam, case.steps)
     for row in exact:  # the region is kept along the exact orbit (non-vacuity of "dead")
-        assert all(sum(x * b for x, b in zip(r, row)) < 0 for r in rows)
+        require(all(sum(x * b for x, b in zip(r, row)) < 0 for r in rows), "T10 eq. (3): data leave the dead region")
     _measured_unless_exact(placement, exact, run.iterates, "max |b_k - exact b_k| on eq. (3)'s dead region")
     assert_bitwise_equal(run.iterates, _exact(placement, exact), f"eq. (3) NDGM trajectory of {optimizer_subject}")
     event(f"rows={len(rows)}")
