@@ -84,6 +84,9 @@ def test_low_precision_iterates_stay_within_the_rounding_bound(optimizer_subject
     ``rounding_bound`` from the unit roundoff and the K steps, for the gradient magnitudes and
     hyperparameters that keep every quantity in the dtype's normal range -- and a state_dict round
     trip continues the run bit for bit in that dtype too."""
+    known = dict(optimizer_subject.record.limits).get(f"T4 {str(dtype).removeprefix('torch.')}")
+    if known:  # a known limit, recorded with its reason in the family record: shown as xfail
+        pytest.xfail(f"T4 {dtype}: {known}")
     steps = max(3, min(MAX_STEPS, informative_steps(dtype)))
     case = data.draw(contract_cases(optimizer_subject.family, placement.device, dtype=dtype, max_steps=steps,
                                     max_groups=2))
