@@ -372,7 +372,9 @@ CATALOG: list[Entry] = [
                       "ulps, ten-fold margin). The second runs float32, bfloat16 or float16 parameters (gradients "
                       "and state in that dtype) and asserts the iterates stay within gamma_{16K}(u) (|theta_0| + "
                       "sum |increments|) of the float64 reference from the same rounded start, u the dtype's unit "
-                      "roundoff and K the steps, and that a state_dict round trip continues bit for bit."),
+                      "roundoff and K the steps, and that a state_dict round trip continues bit for bit. "
+                      "Adafactor in float16 is an expected failure recorded in its family record (torch's "
+                      "Adafactor produced NaN after 2 steps where the reference is finite; not yet diagnosed)."),
     theorem(
         "T5", "Non-convergence probability grows with width",
         ["[GM] Thm 4.2, Cor 4.3, Cor 4.5-4.7, Thm 1.1", "[GMD]"], M5,
