@@ -77,7 +77,7 @@ def test_iterates_follow_the_family_recursion(optimizer_subject, placement, data
 @settings(max_examples=scaled(3))
 @given(data=st.data())
 def test_low_precision_iterates_stay_within_the_rounding_bound(optimizer_subject, placement, dtype, data):
-    """[GM] Lemmas 4.8-4.9, [CUT] eqs. (22)-(30), measured in the precisions people train in: with
+    """[GM] Lemma 4.8, Lemma 4.9, [CUT] eqs. (22)-(30), measured in the precisions people train in: with
     float32, bfloat16 or float16 parameters (gradients and state in that dtype, float32 default
     dtype), the subject's iterates stay within gamma_{16 K}(u_dtype) (|theta_0| + sum |increments|)
     of the float64 reference started from the same rounded values -- the bound derived in
