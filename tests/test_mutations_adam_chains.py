@@ -35,7 +35,6 @@ def test_exact_batch_means_have_the_right_moments(law, mean, var):
 @pytest.mark.parametrize("broken,test,only", [
     ("HiddenDecayAdam", "test_adam_subject_chains_do_not_converge", False),  # lr/n² also breaks the γ_n-scaled floor
     ("ScheduleIgnoringAdam", "test_adam_subject_decaying_learning_rate_contrast", True),
-    ("GradientDitherAdam", "test_adam_subject_growing_batch_contrast", True),
 ])
 def test_t9_rejects_broken_adam_in_its_own_property(run_suite, broken, test, only):
     """Each broken Adam fails the T9 property written for it (and, where ``only``, no other one)."""

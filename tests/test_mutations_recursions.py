@@ -35,8 +35,15 @@ BROKEN = "tests.broken.recursions"
 def test_t4_rejects_a_wrong_recursion(run_suite, spec):
     # the low-precision tooth shows in bfloat16 with beta2 = 0.999 (rounded to 1.0): the ci budget
     # (3 cases per dtype) reaches it, the selftest budget (2) does not
-    profile = "kinkcheck-ci" if "InParamDtype" in spec else "kinkcheck-selftest"
-    r = run_suite("--optimizer", spec, modules=MODULE, profile=profile)
+    # the low-precision and the SIMD-tail teeth show only on some draws (bfloat16 with beta2 = 0.999
+    # rounded to 1.0; a vector of more than 16 elements whose length is not a multiple of 16): they get
+    # the thorough budget on the one test that can see them, the others the selftest budget
+    extra, profile = (), "kinkcheck-selftest"
+    if "InParamDtype" in spec:
+        extra, profile = ("-k", "low_precision and bfloat16"), "kinkcheck-thorough"
+    elif "TailDropped" in spec:
+        extra, profile = ("-k", "follow_the_family"), "kinkcheck-thorough"
+    r = run_suite("--optimizer", spec, *extra, modules=MODULE, profile=profile)
     assert r.ret != 0, r.text
     assert "T4" in r.failed_theorems(), r.text
     assert "T4: " in r.text and ("leaves the" in r.text or "does not resume" in r.text or "raised" in r.text
@@ -58,10 +65,14 @@ def test_t4_accepts_a_correct_from_scratch_adam(run_suite):
     assert "T4" not in r.failed_theorems()
 
 
-def test_t4_accepts_torch_optim_under_every_family_it_covers(run_suite):
+def test_t4_accepts_torch_optim_under_every_family_it_covers(run_suite, tmp_path):
     specs = ",".join(f"{fam}=torch.optim:{cls}" for fam, cls in [
         ("sgd", "SGD"), ("rmsprop", "RMSprop"), ("adam", "Adam"), ("nadam", "NAdam"), ("rprop", "Rprop")])
-    r = run_suite("--optimizer", specs, modules=MODULE)
+    # torch's own deviation (docs/torch-deviations/load_state_dict_scalar_cast.py): load_state_dict casts
+    # NAdam's mu_product to a float16/bfloat16 parameter's dtype; carried as an expected deviation
+    xfails = tmp_path / "xfails.txt"
+    xfails.write_text("T4::nadam=torch.optim:NAdam  # load_state_dict casts mu_product to the parameter dtype\n")
+    r = run_suite("--optimizer", specs, "--xfails-file", str(xfails), modules=MODULE)
     assert r.ret == 0, r.text
 
 

@@ -34,7 +34,9 @@ class GradientDitherAdam(torch.optim.Adam):
     not continuous in the gradient, as a lossy hashing/compression of g would be). Deterministic, so
     identical batches still give identical chains, and a 10% perturbation keeps constant-rate Adam
     non-convergent; but vanishing differences between two batches' gradients (J_n → ∞) still move two
-    successors ~0.1γ apart. Rejected by the growing-batch contrast only."""
+    successors ~0.1γ apart. It was rejected by the growing-batch contrast when that contrast ran at the
+    drawn ε; since the contrast is asserted only where it holds (ε = 0.1, far above the batch noise) the
+    dither is too small to show there, and the contrast has no tooth of its own (see the catalogue)."""
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -43,3 +45,4 @@ class GradientDitherAdam(torch.optim.Adam):
                 if p.grad is not None:
                     p.grad.mul_(1 + 0.1 * torch.frac(p.grad.abs() * 2.0**40))
         return super().step(closure)
+
