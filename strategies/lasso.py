@@ -9,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+import math
+
 from hypothesis import note
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 
 ODD = st.sampled_from([1, 3, 5, 7])
 
@@ -111,3 +114,40 @@ def eps_free_hyperparameters(draw, family: str):
     hp["weight_decay"] = 0.0
     note(f"hyperparameters ({family}, eps=0): {hp}")
     return hp
+
+
+# The smallest factor multiplying g^2 in the eps-free recursions eps_free_hyperparameters draws: 1 - beta2 >= 1 - 0.999
+# (Adam), 1 - alpha >= 0.01 (RMSprop), 1 (Adagrad); 2^-10 < 0.001.
+SMALLEST_SQUARE_COEFFICIENT = 2.0 ** -10
+
+
+def square_safe_band(dtype, steps: int) -> tuple[float, float]:
+    """(lo, hi): the gradient magnitudes g for which every g-proportional quantity of the eps-free
+    recursions (g, c g^2 with c >= 2^-10, a sum of steps + 1 squares, their square roots) is a normal
+    number of ``dtype``: c g^2 >= its smallest normal and (steps + 1) g^2 <= half its largest finite value.
+    Scaling g by 2^j inside this band multiplies every rounding by an exact power of two."""
+    import torch
+
+    fi = torch.finfo(dtype)
+    return math.sqrt(fi.tiny / SMALLEST_SQUARE_COEFFICIENT), math.sqrt(fi.max / (2 * (steps + 1)))
+
+
+@st.composite
+def lambda_pairs(draw, *, dtype, steps: int, lam_range=(2.0 ** -10, 2.0 ** 10), max_j: int = 12):
+    """(lam, j): lam in ``lam_range`` and j != 0, |j| <= ``max_j``, with lam and lam 2^j both inside
+    ``square_safe_band(dtype, steps)`` (on the LASSO the gradient is lam sign(b), |g| = lam). In float64
+    and float32 the band contains every such pair; in float16 it is about [0.25, 25] for 50 steps."""
+    lo, hi = square_safe_band(dtype, steps)
+    lo, hi = max(lo, lam_range[0]), min(hi, lam_range[1])
+    if hi < 2 * lo:
+        raise InvalidArgument(f"no lam and lam*2^j with j != 0 fit {dtype}'s square-safe band for {steps} steps")
+    lam = draw(st.floats(lo, hi), label="lam")
+    down = -math.floor(math.log2(lam / lo))  # lam 2^j >= lo
+    up = math.floor(math.log2(hi / lam))  # lam 2^j <= hi
+    choices = [j for j in range(max(down, -max_j), min(up, max_j) + 1) if j != 0]
+    if not choices:  # lam sits where one doubling or halving leaves the band: move it to the band's middle
+        lam = math.sqrt(lo * hi)
+        choices = [1] if 2 * lam <= hi else [-1]
+    j = draw(st.sampled_from(choices), label="j")
+    note(f"lam = {lam!r}, j = {j} ({dtype} square-safe band [{lo:.3g}, {hi:.3g}])")
+    return lam, j

@@ -33,14 +33,18 @@ def _record(family: str):
 
 
 @st.composite
-def hyperparameters(draw, family: str, *, max_lr: float | None = None):
+def hyperparameters(draw, family: str, *, max_lr: float | None = None, dtype=None):
     """A configuration of ``family`` inside T2/T3's hypotheses (no decay of any kind).
 
-    ``max_lr`` caps the learning rate (training real networks, where a large step diverges)."""
+    ``max_lr`` caps the learning rate (training real networks, where a large step diverges).
+    ``dtype``: the parameters' dtype; listed values smaller in magnitude than its smallest normal
+    number are left out (in float16, eps = 1e-8 is not the hyperparameter asked for: added in the
+    parameter dtype it is 0, outside the family's contract eps > 0)."""
     record = _record(family)
     if max_lr is not None and max_lr <= 0:
         raise InvalidArgument(f"max_lr={max_lr!r} must be positive")
-    hp = {name: draw(_strategy(spec), label=name) for name, spec in record.draws().items()}
+    below = _smallest_normal(dtype)
+    hp = {name: draw(_strategy(_above(spec, below)), label=name) for name, spec in record.draws().items()}
     hp.update(record.fixed)
     if max_lr is not None:
         hp["lr"] = min(hp["lr"], max_lr)
@@ -65,6 +69,16 @@ def decaying_hyperparameters(draw, family: str):
 def strategy_for(spec):
     """The Hypothesis strategy of one range of a family record (Choice, Interval, Integers, Pair)."""
     return _strategy(spec)
+
+
+def _smallest_normal(dtype) -> float:
+    if dtype is None:
+        return 0.0
+    import torch
+
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise InvalidArgument(f"dtype={dtype!r} must be a floating torch.dtype")
+    return float(torch.finfo(dtype).tiny)
 
 
 def _above(spec, below: float):

@@ -80,7 +80,7 @@ def test_zero_gradient_coordinates_never_move(optimizer_subject, placement, data
     steps, while state builds up on the other coordinates. Exact in any dtype: the tensors take the
     requested dtype (bfloat16, float16, float32; float64 and float32 in a float64 run)."""
     case = data.draw(injection_cases(placement.device, dtypes=injection_dtypes(placement)))
-    hp = data.draw(hyperparameters(optimizer_subject.family))
+    hp = data.draw(hyperparameters(optimizer_subject.family, dtype=placement.dtype))
     params, optimizer, live_moved = _run_injection(optimizer_subject, case, hp)
     _skip_if_out_of_scope(optimizer)
     _check_frozen(optimizer_subject, case, params, optimizer, live_moved, hp)
@@ -94,7 +94,7 @@ def test_muon_zero_rows_and_columns_never_move(optimizer_subject, placement, dat
     zero rows/columns to one with the same zero rows/columns, so those entries of a 2-D
     parameter (an inactive neuron's row) are frozen bit for bit."""
     case = data.draw(injection_cases(placement.device, dtypes=injection_dtypes(placement), matrices_only=True))
-    hp = data.draw(hyperparameters(optimizer_subject.family))
+    hp = data.draw(hyperparameters(optimizer_subject.family, dtype=placement.dtype))
     params, optimizer, live_moved = _run_injection(optimizer_subject, case, hp)
     _skip_if_out_of_scope(optimizer)
     _check_frozen(optimizer_subject, case, params, optimizer, live_moved, hp)

@@ -87,7 +87,7 @@ def test_inactive_neuron_never_moves(optimizer_subject, activation, placement, d
     state (weight_decay = 0), full batch or mini-batches from D, after n steps a neuron inactive on
     D has bit-identical incoming weights and bias and is still inactive — while the rest moved."""
     case = data.draw(networks_with_inactive_neurons(placement, activations_under_theorem(activation)))
-    hp = data.draw(hyperparameters(optimizer_subject.family, max_lr=TRAINING_LR))
+    hp = data.draw(hyperparameters(optimizer_subject.family, max_lr=TRAINING_LR, dtype=placement.dtype))
     batches = None
     if minibatch:
         gen = placement.generator(data.draw(seeds))
@@ -174,7 +174,7 @@ def test_dead_layer_freezes_everything_below_it(optimizer_subject, activation, p
     of the layers above rounded away is recorded, and non-vacuity is witnessed by the same subject
     run in float64 (``updates_rounded_away``)."""
     case = data.draw(networks_with_dead_layer(placement))
-    hp = data.draw(hyperparameters(optimizer_subject.family, max_lr=TRAINING_LR))
+    hp = data.draw(hyperparameters(optimizer_subject.family, max_lr=TRAINING_LR, dtype=placement.dtype))
     net = case.net.trainable()
     frozen = [p.detach().clone() for p in net.parameters()[: 2 * case.dead_layer]]
     assert_constant_on_data(net, case, activation, "before training")

@@ -236,7 +236,7 @@ def test_training_on_dead_event_stays_constant(optimizer_subject, placement, dat
     dead layer) stay bit for bit, the realization stays constant on the data, and the risk stays
     ≥ c* = sample variance of Y, up to rounding (relative 1e-12: the loss and the variance are
     each a sum of 16 squares in float64)."""
-    hp = data.draw(hyperparameters(optimizer_subject.family))
+    hp = data.draw(hyperparameters(optimizer_subject.family, dtype=placement.dtype))
     hp["lr"] = min(hp["lr"], 0.05)  # keeps full-batch training stable for every family
     depth, width, n = 6, 2, 256
     net = Network.random([1] + [width] * depth + [1], n, generator=placement.generator(seed),

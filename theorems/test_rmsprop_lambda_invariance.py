@@ -24,14 +24,13 @@ from kinkcheck.harness.experiments.nonsmooth_runs import lasso, run_objective
 from kinkcheck.harness.oracles.nonsmooth import (ExactTieUndecided, ndgm_cycle, rmsprop_float_drift_bound,
                                                  rmsprop_l1_closed_form, rmsprop_l1_exact_orbit,
                                                  rmsprop_l1_step_bounds)
-from kinkcheck.harness.core.outcomes import require
+from kinkcheck.harness.core.outcomes import LowPrecisionEffect, SubjectError, require
 from kinkcheck.harness.core.assertions import assert_reached
 from kinkcheck.harness.core.records import figure
 from kinkcheck.harness.core.training import train
-from kinkcheck.strategies.lasso import eps_free_hyperparameters, floats_beta0
+from kinkcheck.strategies.lasso import eps_free_hyperparameters, floats_beta0, lambda_pairs, square_safe_band
 from kinkcheck.strategies.networks import seeds
 
-lams = st.floats(2.0 ** -10, 2.0 ** 10)
 
 
 def _lasso_run(subject, placement, beta0, lam, hp, steps):
@@ -40,12 +39,15 @@ def _lasso_run(subject, placement, beta0, lam, hp, steps):
 
 @pytest.mark.theorem("T12", capability="eps_free")
 @settings(max_examples=scaled(10))
-@given(data=st.data(), beta0=floats_beta0, lam=lams, j=st.integers(-12, 12).filter(bool),
-       steps=st.integers(5, 50))
-def test_lambda_invariance_bit_for_bit(optimizer_subject, placement, data, beta0, lam, j, steps):
+@given(data=st.data(), beta0=floats_beta0, steps=st.integers(5, 50))
+def test_lambda_invariance_bit_for_bit(optimizer_subject, placement, data, beta0, steps):
     """[CUT] Prop B.5, Eq. 24-25 (and THEOREMS.md T12(a)): with eps = 0 the trajectory on
     lam*||b||_1 equals the one on 2^j lam*||b||_1 bit for bit (gradients scale by 2^j exactly,
-    second moments by 4^j, square roots by 2^j: every rounding is the same)."""
+    second moments by 4^j, square roots by 2^j: every rounding is the same) -- in any dtype, for lam
+    and 2^j lam in the band where every gradient, second moment and sum of squares is a normal number
+    of the dtype (square_safe_band: all of [2^-10, 2^10] in float64/float32/bfloat16, ~[0.25, 25] in
+    float16, whose squares leave 2^-14..65504 outside it)."""
+    lam, j = data.draw(lambda_pairs(dtype=placement.dtype, steps=steps))
     hp = data.draw(eps_free_hyperparameters(optimizer_subject.family))
     a = _lasso_run(optimizer_subject, placement, beta0, lam, hp, steps).iterates
     b = _lasso_run(optimizer_subject, placement, beta0, lam * 2.0 ** j, hp, steps).iterates
@@ -56,13 +58,16 @@ def test_lambda_invariance_bit_for_bit(optimizer_subject, placement, data, beta0
 
 @pytest.mark.theorem("T12", capability="eps_free")
 @settings(max_examples=scaled(8))
-@given(data=st.data(), beta0=floats_beta0, lam=lams, ratio=st.floats(1.01, 100.0), steps=st.integers(5, 50))
-def test_lambda_invariance_other_ratios(optimizer_subject, placement, data, beta0, lam, ratio, steps):
+@given(data=st.data(), beta0=floats_beta0, ratio=st.floats(1.01, 100.0), steps=st.integers(5, 50))
+def test_lambda_invariance_other_ratios(optimizer_subject, placement, data, beta0, ratio, steps):
     """[CUT] Prop B.5, Eq. 22-27 (THEOREMS.md T12(a)): for a ratio that is not a power of two the trajectories
     agree to rounding: |difference| <= 16 (k+1) ulp(1) max(|b|, step) at step k (each step adds a
     few roundings of the update, whose size is <= lr/sqrt(1-beta2)), until a near-tie, where the
     reference is within that tolerance of 0 and a sign may flip — the comparison stops there.
-    ulp(1) is the dtype's: eps = torch.finfo(dtype).eps = 2u (2^-52 in float64)."""
+    ulp(1) is the dtype's: eps = torch.finfo(dtype).eps = 2u (2^-52 in float64). lam and ratio*lam lie in the
+    dtype's square-safe band (see test_lambda_invariance_bit_for_bit)."""
+    lo, hi = square_safe_band(placement.dtype, steps)
+    lam = data.draw(st.floats(max(lo, 2.0 ** -10), min(hi, 2.0 ** 10) / ratio), label="lam")
     hp = data.draw(eps_free_hyperparameters(optimizer_subject.family))
     eps = torch.finfo(placement.dtype).eps
     a = _lasso_run(optimizer_subject, placement, beta0, lam, hp, steps).iterates
@@ -128,8 +133,8 @@ def _absorption_report(iterates, beta0, alpha, rho):
 
 @pytest.mark.theorem("T12", families={"rmsprop"})
 @settings(max_examples=scaled(10))
-@given(data=st.data(), beta0=floats_beta0, lam=lams, steps=st.integers(5, 120))
-def test_rmsprop_closed_form(optimizer_subject, placement, data, beta0, lam, steps):
+@given(data=st.data(), beta0=floats_beta0, steps=st.integers(5, 120))
+def test_rmsprop_closed_form(optimizer_subject, placement, data, beta0, steps):
     """[CUT] Eq. 25 (from (22)-(24), eps = 0, v_0 = 0): b_{k+1} = b_k - alpha sign(b_k) /
     sqrt(1 - rho^{k+1}) whatever lam, against an mpmath oracle (50 digits) to 16 (k+1) ulps of the
     scale, up to the first near-tie; Prop B.4 (exact orbit never 0, certified) with any float64 zero
@@ -137,6 +142,8 @@ def test_rmsprop_closed_form(optimizer_subject, placement, data, beta0, lam, ste
     every j > k (exact: the band is invariant), checked on the float run up to the rounding bound.
     ulp(1) is the dtype's eps = torch.finfo(dtype).eps (2^-52 in float64); b_0 rounded to the dtype
     is within u |b_0| <= eps scale of the oracle's b_0, inside the k = 0 tolerance."""
+    lo, hi = square_safe_band(placement.dtype, steps)  # lam's squares normal numbers of the dtype (float16!)
+    lam = data.draw(st.floats(max(lo, 2.0 ** -10), min(hi, 2.0 ** 10)), label="lam")
     hp = data.draw(eps_free_hyperparameters("rmsprop"))
     eps = torch.finfo(placement.dtype).eps
     hp["momentum"] = 0.0  # eq. (23): no momentum buffer
@@ -334,18 +341,37 @@ SMOOTH = smooth_relu(4.0)  # no exactly-zero gradients: eps = 0 never sees 0/0
 @given(data=st.data(), seed=seeds, j=st.integers(-10, 10).filter(bool), steps=st.integers(1, 25))
 def test_scale_invariance_on_networks(optimizer_subject, placement, data, seed, j, steps):
     """THEOREMS.md T12(d), generalising [CUT] Prop B.5 and Eq. 22-27: Adam, Adagrad, RMSprop with eps = 0 give
-    identical trajectories on f and 2^j f for any loss f — here random networks' MSE — bit for bit."""
+    identical trajectories on f and 2^j f for any loss f — here random networks' MSE — bit for bit.
+
+    In float16 and bfloat16 this is an exact-arithmetic claim whose low-precision behaviour is a different
+    fact: an 8- or 11-bit sum cancels to an exactly-zero gradient with positive probability (eps = 0 then
+    computes 0/0 in any implementation), and (1 - beta2) g^2 falls below float16's normal range for
+    ordinary gradients, where scaling by 2^j no longer commutes with rounding. There the suite measures
+    the share of parameters that differ (or that the run went non-finite) and reports it; T12(a) keeps the
+    bit-for-bit check in those dtypes on the LASSO, where every gradient's magnitude is known."""
     hp = data.draw(eps_free_hyperparameters(optimizer_subject.family))
     net, x, y = _network_case(placement, seed)
+    low = placement.dtype in (torch.float16, torch.bfloat16)
     finals = []
     for c in (1.0, 2.0 ** j):
         trained = net.trainable()
-        train(trained, x, y, optimizer_subject, hp, steps, activation=SMOOTH,
-              loss=lambda pred, yy, c=c: c * mse(pred, yy))
+        try:
+            train(trained, x, y, optimizer_subject, hp, steps, activation=SMOOTH,
+                  loss=lambda pred, yy, c=c: c * mse(pred, yy))
+        except SubjectError as exc:
+            if not low:
+                raise
+            raise LowPrecisionEffect("T12", "runs on f and 2^j f with eps = 0 that went non-finite", 1.0, (1.0, 1.0),
+                                     0.0, placement.dtype, detail=str(exc).splitlines()[0]) from None
         finals.append(torch.cat([p.detach().flatten() for p in trained.parameters()]))
+    if low and not bool((finals[1] == finals[0]).all()):
+        share = float((finals[1] != finals[0]).double().mean())
+        raise LowPrecisionEffect("T12", f"share of parameters differing on f and 2^{j} f (eps = 0)", share,
+                                 (share, share), 0.0, placement.dtype,
+                                 detail="exact zeros and subnormal second moments break the scaling in this dtype")
     assert_bitwise_equal(finals[1], finals[0], f"{optimizer_subject} on f and 2^{j} f")
-    assert bool((finals[0] != torch.cat([p.flatten() for p in net.parameters()])).any()), (
-        "T12(d) ([CUT] eq. (15)): SGD ended at the same parameters on f and 2^j f")
+    assert_reached(bool((finals[0] != torch.cat([p.flatten() for p in net.parameters()])).any()),
+                   "T12(d): the subject left the parameters where they started")
 
 
 @pytest.mark.theorem("T12", families={"sgd"})
