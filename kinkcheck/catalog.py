@@ -377,8 +377,10 @@ CATALOG: list[Entry] = [
                       "and state in that dtype) and asserts the iterates stay within gamma_{16K}(u) (|theta_0| + "
                       "sum |increments|) of the float64 reference from the same rounded start, u the dtype's unit "
                       "roundoff and K the steps, and that a state_dict round trip continues bit for bit. "
-                      "Adafactor in float16 is an expected failure recorded in its family record (torch's "
-                      "Adafactor produced NaN after 2 steps where the reference is finite; not yet diagnosed)."),
+                      "Adafactor in float16 is an expected failure recorded in its family record: torch's "
+                      "Adafactor squares the gradient in the parameter dtype, a gradient above ~256 overflows to "
+                      "inf and lerp_ turns it into NaN (docs/torch-deviations/adafactor_float16_square_overflow.py; "
+                      "the same cause makes its float16 T3 cell an expected deviation)."),
     theorem(
         "T5", "Non-convergence probability grows with width",
         ["[GM] Thm 4.2, Cor 4.3, Cor 4.5-4.7, Thm 1.1", "[GMD]"], M5,
@@ -482,12 +484,16 @@ CATALOG: list[Entry] = [
             part("T6(d)", "training on the dead-layer event", ["[OR] Thm 1.2-1.3", "[GM] Lemmas 4.8-4.9"],
                  "Depth-6, width-2 networks on E (at least 8 of 256), 40 full-batch steps of the subject: every "
                  "layer up to the deepest dead one is bit-identical, the deepest dead layer outputs exactly 0, "
-                 "the realization is constant on the data (relative 1e-12), the risk is >= Var(Y)(1 - 1e-12), "
+                 "the realization is constant on the data (relative 1e-12), the risk is >= Var(Y)(1 - 2 "
+                 "gamma_19(u_64)) "
+                 "(both computed in float64 from the run's outputs), "
                  "and the output layer moved.",
                  _t(M6, "test_training_on_dead_event_stays_constant"),
                  gates=True, suite_level=False, precision=EXACT,
-                 low_precision="Freezing is bit for bit in the requested dtype; the constancy and risk tolerances "
-                               "(1e-12) are float64 figures today."),
+                 low_precision="Freezing is bit for bit in the requested dtype; the constancy and risk "
+                               "tolerances are float64 figures: the realization past a dead layer is exactly "
+                               "constant in any dtype (every point sees the same inputs), and the risk and "
+                               "variance are computed in float64 from the dtype's outputs."),
         ]),
     theorem(
         "T7", "Embedding critical points; the risk levels of shallow landscapes",

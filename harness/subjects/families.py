@@ -188,9 +188,10 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
            dict(lr=SMALL_LR, beta2_decay=Choice((-0.8, -0.5))), elementwise=False, reference="Adafactor",
            contract=dict(_WD, eps=Choice(((None, 1e-3), (1e-30, 1e-3), (None, 1e-2))), d=Choice((1.0, 2.0))),
            takes_empty=False,
-           limits=(("T4 float16", "torch.optim.Adafactor (2.13) produced NaN after 2 steps with float16 parameters "
-                                  "where the float64 reference is finite (found by the thorough profile in this "
-                                  "session; not yet diagnosed): an expected failure"),
+           limits=(("T4 float16", "torch.optim.Adafactor (2.13) squares the gradient in the parameter dtype "
+                                  "(grad * grad): in float16 a gradient above ~256 gives inf, and lerp_(inf, 1) "
+                                  "computes inf - inf * 0 = NaN (docs/torch-deviations/"
+                                  "adafactor_float16_square_overflow.py): an expected failure"),
                    ("T4 empty parameters", "torch.optim.Adafactor (2.13) computes param.norm() / numel ** 0.5 "
                                            "in Python: ZeroDivisionError on an empty parameter"),)),
     Family("muon", "Muon (Newton-Schulz orthogonalised momentum; 2-D parameters)", "Muon",
