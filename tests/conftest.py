@@ -1,6 +1,8 @@
 """Fixtures for the self-tests: running the theorem suite on a subject in a subprocess."""
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import re
 from pathlib import Path
@@ -9,17 +11,92 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+REJECTED = "failed"  # the cell outcome that rejects a subject (an ERROR is a bug of the suite, not a verdict)
+NOT_ACCEPTED = ("failed", "error")  # what a run that exits 0 cannot hold
+_SECTION = re.compile(r"^_+ (\S+\[.*\]) _+$")
+
 
 class SuiteRun:
-    """The outcome of ``pytest theorems/<module> <args>`` run in a fresh interpreter."""
+    """The outcome of ``pytest theorems/<module> <args>`` run in a fresh interpreter, with the conformance
+    report the run wrote (``--report-json``) when it wrote one."""
 
-    def __init__(self, result):
+    def __init__(self, result, report: Path | None = None):
         self.result = result
         self.ret = int(result.ret)
         self.text = "\n".join(result.outlines + result.errlines)
+        self.report = json.loads(report.read_text()) if report is not None and report.exists() else None
 
-    def failed_theorems(self) -> set[str]:
-        """Theorem ids whose cell in the conformance table reads FAIL."""
+    # ------------------------------------------------------------------ per subject, from the JSON report
+    def cells(self) -> dict[str, dict[str, str]]:
+        """{subject label: {theorem: outcome}} of the conformance table ({} when no report was written).
+        A subject's label is its spec string as given (``adam=tests.broken.recursions:OffByOneAdam``)."""
+        out: dict[str, dict[str, str]] = {}
+        for c in (self.report or {}).get("cells", []):
+            out.setdefault(c["subject"], {})[c["theorem"]] = c["outcome"]
+        return out
+
+    def tests(self, subject: str) -> dict[str, set[str]]:
+        """{test function: outcomes of its items} for one subject (parametrizations of a function merged)."""
+        out: dict[str, set[str]] = {}
+        for t in (self.report or {}).get("tests", []):
+            if t["subject"] == subject:
+                function = t["nodeid"].split("[")[0].split("::")[-1]
+                out.setdefault(function, set()).add(t["outcome"])
+        return out
+
+    def failing_tests(self, subject: str) -> set[str]:
+        """The test functions with a failed (FAIL or ERROR) item for ``subject``: its FAILED/ERROR lines."""
+        return {f for f, outcomes in self.tests(subject).items() if outcomes & set(NOT_ACCEPTED)}
+
+    def failed_theorems(self, subject: str | None = None) -> set[str]:
+        """Theorem ids whose cell in the conformance table reads FAIL: for ``subject``'s row, or any row."""
+        if self.report is not None:
+            return {t for s, row in self.cells().items() if subject is None or s == subject
+                    for t, outcome in row.items() if outcome == REJECTED}
+        if subject is not None:
+            return set()
+        return self._failed_theorems_from_table()
+
+    def failure_text(self, subject: str) -> str:
+        """The FAILURES sections of the output that belong to ``subject`` (its kinkcheck note names it, or
+        its test id is parametrized by it): what a message check of one subject of a batch must read."""
+        sections, current = [], None
+        for line in self.text.splitlines():
+            if _SECTION.match(line) or line.startswith("====="):
+                current = [line] if _SECTION.match(line) else None
+                if current is not None:
+                    sections.append(current)
+            elif current is not None:
+                current.append(line)
+        mine = [s for s in sections
+                if f"subject: {subject}" in s or f"[{subject}]" in s[0] or f"[{subject}-" in s[0]]
+        return "\n".join("\n".join(s) for s in mine)
+
+    def verdicts(self, rejected: dict[str, set[str]], accepted=()) -> list[str]:
+        """What is wrong with a batch run: each subject of ``rejected`` must read FAIL in the cells of its
+        theorems, each of ``accepted`` no FAIL or ERROR cell and no FAILED or ERROR test of its own (what
+        ``ret == 0`` asserts of a run of it alone), and every subject must have run. One line per escape,
+        naming the subject ([] when the batch holds)."""
+        cells, wrong = self.cells(), []
+        for subject, theorems in rejected.items():
+            row = cells.get(subject)
+            if not row:
+                wrong.append(f"{subject}: no cell in the report (did not run)")
+                continue
+            failed = {t for t, o in row.items() if o == REJECTED}
+            if not set(theorems) <= failed:
+                wrong.append(f"{subject}: escaped {sorted(set(theorems) - failed)} (its cells: {row})")
+        for subject in accepted:
+            row = cells.get(subject)
+            if not row:
+                wrong.append(f"{subject}: no cell in the report (did not run)")
+            elif any(o in NOT_ACCEPTED for o in row.values()):
+                wrong.append(f"{subject}: a correct subject was not accepted (its cells: {row})")
+            wrong += [f"{subject}: {line}" for line in self.text.splitlines()
+                      if line.startswith(("FAILED ", "ERROR ")) and (f"[{subject}]" in line or f"[{subject}-" in line)]
+        return wrong
+
+    def _failed_theorems_from_table(self) -> set[str]:
         lines = self.text.splitlines()
         try:
             section = next(i for i, l in enumerate(lines) if "kinkcheck conformance" in l)
@@ -36,23 +113,35 @@ class SuiteRun:
         return failed
 
 
+def optimizer_args(*specs: str) -> list[str]:
+    """``--optimizer S`` for each spec: one run, one row of the table per subject."""
+    if len(set(specs)) != len(specs):
+        raise ValueError(f"a batch needs distinct subject labels, got {specs}")
+    return [a for s in specs for a in ("--optimizer", s)]
+
+
 @pytest.fixture
 def run_suite(pytester, monkeypatch):
     """run_suite("--optimizer", "sgd=tests.broken.x:Y", modules=("test_frozen_coordinates.py",)).
 
     The ``kinkcheck-selftest`` profile is the ``kinkcheck-ci`` profile with 10 examples and no shrinking: a mutation
-    self-test needs the failure, not the minimal counterexample."""
+    self-test needs the failure, not the minimal counterexample. Every run writes its conformance report as JSON
+    (``--report-json`` in pytester's directory, or the caller's own path when it passes one): ``SuiteRun.cells()``
+    reads it, so one run can judge several subjects, each by its own row."""
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.delenv("KINKCHECK_OPTIMIZERS", raising=False)
     monkeypatch.delenv("KINKCHECK_ACTIVATION", raising=False)
+    counter = itertools.count()
 
     def run(*args: str, modules: tuple[str, ...] = (), profile: str = "kinkcheck-selftest") -> SuiteRun:
         paths = [str(ROOT / "theorems" / m) for m in modules]
+        given = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--report-json"]
+        given += [a.split("=", 1)[1] for a in args if a.startswith("--report-json=")]
+        report = pytester.path / given[-1] if given else pytester.path / f"kinkcheck-report-{next(counter)}.json"
+        extra = () if given else ("--report-json", str(report))
         result = pytester.runpytest_subprocess(
-            *paths, *args, "-p", "no:cacheprovider", "--hypothesis-profile", profile,
+            *paths, *args, *extra, "-p", "no:cacheprovider", "--hypothesis-profile", profile,
             "-W", "ignore::DeprecationWarning", f"--rootdir={ROOT}", "-q")
-        return SuiteRun(result)
+        return SuiteRun(result, report)
 
     return run
-
-

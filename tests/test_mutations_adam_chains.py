@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from kinkcheck.harness.experiments.adam_chains import adam_step_bound, sample_batch_mean
+from tests.conftest import optimizer_args
 
 T9 = ("test_adam_nonvanishing_lr.py",)
 
@@ -32,19 +33,21 @@ def test_exact_batch_means_have_the_right_moments(law, mean, var):
     assert abs(float(x.var()) / (var / 100) - 1) < 0.05
 
 
-@pytest.mark.parametrize("broken,test,only", [
+BROKEN = [
     ("HiddenDecayAdam", "test_adam_subject_chains_do_not_converge", False),  # lr/n² also breaks the γ_n-scaled floor
     ("ScheduleIgnoringAdam", "test_adam_subject_decaying_learning_rate_contrast", True),
-])
-def test_t9_rejects_broken_adam_in_its_own_property(run_suite, broken, test, only):
-    """Each broken Adam fails the T9 property written for it (and, where ``only``, no other one)."""
-    r = run_suite("--optimizer", f"adam=tests.broken.adam_chains:{broken}", "-k", "subject", "-rA", modules=T9)
-    assert r.ret != 0 and "T9" in r.failed_theorems(), r.text[-3000:]
-    failed = {line.split("::")[1].split("[")[0] for line in r.text.splitlines()
-              if line.startswith("FAILED") and "::" in line}
-    assert (failed == {test}) if only else (test in failed), (failed, r.text[-3000:])
+]
 
 
-def test_t9_accepts_torch_adam(run_suite):
-    r = run_suite("--optimizer", "adam=torch.optim:Adam", "-k", "subject", modules=T9)
-    assert r.ret == 0, r.text[-3000:]
+def test_t9_rejects_broken_adam_in_its_own_property_and_accepts_torch_adam(run_suite):
+    """One run, one row per subject: each broken Adam fails the T9 property written for it (and, where
+    ``only``, no other one); torch.optim.Adam has no FAIL or ERROR cell."""
+    specs = {f"adam=tests.broken.adam_chains:{broken}": (test, only) for broken, test, only in BROKEN}
+    r = run_suite(*optimizer_args(*specs, "adam=torch.optim:Adam"), "-k", "subject", modules=T9)
+    assert r.ret == 1, r.text[-3000:]
+    wrong = r.verdicts({spec: {"T9"} for spec in specs}, accepted=["adam=torch.optim:Adam"])
+    for spec, (test, only) in specs.items():
+        failed = r.failing_tests(spec)
+        if not ((failed == {test}) if only else (test in failed)):
+            wrong.append(f"{spec}: failing {sorted(failed)}, expected {'only ' if only else ''}{test}")
+    assert not wrong, "\n".join(wrong) + "\n" + r.text[-3000:]

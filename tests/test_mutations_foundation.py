@@ -2,6 +2,8 @@
 correct subjects pass. Each case runs the theorem modules in a fresh interpreter (ci profile)."""
 import pytest
 
+from tests.conftest import optimizer_args
+
 T1 = ("test_relu_convention.py",)
 T2 = ("test_inactive_neuron_invariance.py",)
 T3 = ("test_frozen_coordinates.py",)
@@ -22,36 +24,28 @@ def test_clamp_relu_is_rejected_by_the_smooth_limit_alone(run_suite):
     assert run.ret == 1 and "T1" in run.failed_theorems(), run.text[-3000:]
 
 
-@pytest.mark.parametrize("spec", [
+BROKEN_OPTIMIZERS = [
     "sgd=tests.broken.optimizers:HiddenDecaySGD",
     "adam=tests.broken.optimizers:NoisyAdam",
     "momentum=tests.broken.optimizers:OnesBufferMomentum",
     "generic=tests.broken.optimizers:SignPlusOneSGD",
     "sgd=tests.broken.optimizers:CenteredSGD",
     "adam=tests.broken.optimizers:ZeroOverZeroAdam",
-])
-def test_broken_optimizer_is_rejected_by_t2_and_t3(run_suite, spec):
-    run = run_suite("--optimizer", spec, modules=T2 + T3)
+]
+CORRECT_OPTIMIZERS = ["sgd=tests.broken.optimizers:CorrectSGD", "adam=torch.optim:Adam", "generic=torch.optim:Rprop",
+                      "momentum=torch.optim:SGD", "nesterov=torch.optim:SGD", "amsgrad=torch.optim:Adam"]
+
+
+def test_broken_optimizers_are_rejected_by_t2_and_t3_and_correct_ones_pass(run_suite):
+    """One run, one row per subject: each broken optimizer FAILs both T2 and T3, each correct one has no
+    FAIL or ERROR cell, and the non-finite parameters of ZeroOverZeroAdam are reported with its label and T3."""
+    run = run_suite(*optimizer_args(*BROKEN_OPTIMIZERS, *CORRECT_OPTIMIZERS), modules=T2 + T3)
     assert run.ret == 1, run.text[-3000:]
-    assert {"T2", "T3"} <= run.failed_theorems(), run.text[-3000:]
-
-
-def test_non_finite_parameters_name_the_subject_and_theorem(run_suite):
-    run = run_suite("--optimizer", "adam=tests.broken.optimizers:ZeroOverZeroAdam", modules=T3)
-    assert "optimizer adam=tests.broken.optimizers:ZeroOverZeroAdam" in run.text
-    assert "produced non-finite parameters" in run.text and "in T3" in run.text
-
-
-@pytest.mark.parametrize("specs", [
-    ("sgd=tests.broken.optimizers:CorrectSGD",),
-    ("adam=torch.optim:Adam", "generic=torch.optim:Rprop"),
-    ("momentum=torch.optim:SGD", "nesterov=torch.optim:SGD", "amsgrad=torch.optim:Adam"),
-])
-def test_correct_optimizers_pass(run_suite, specs):
-    args = [a for s in specs for a in ("--optimizer", s)]
-    run = run_suite(*args, modules=T2 + T3)
-    assert run.ret == 0, run.text[-3000:]
-    assert not run.failed_theorems()
+    wrong = run.verdicts({spec: {"T2", "T3"} for spec in BROKEN_OPTIMIZERS}, accepted=CORRECT_OPTIMIZERS)
+    assert not wrong, "\n".join(wrong) + "\n" + run.text[-3000:]
+    zero_over_zero = run.failure_text("adam=tests.broken.optimizers:ZeroOverZeroAdam")
+    assert "optimizer adam=tests.broken.optimizers:ZeroOverZeroAdam" in zero_over_zero, run.text[-3000:]
+    assert "produced non-finite parameters" in zero_over_zero and "in T3" in zero_over_zero, zero_over_zero[-3000:]
 
 
 # --- the activation contract's axes (#11 items 2 and 5): each broken activation is right on contiguous eager

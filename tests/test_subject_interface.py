@@ -227,10 +227,12 @@ class StuckWarmupSGD(WarmupSGD):
 T2_T3 = ("test_frozen_coordinates.py", "test_inactive_neuron_invariance.py")
 
 
-def test_sharpness_aware_optimizer_is_driven_with_a_closure_and_passes(run_suite, pytester):
+def test_closure_and_hessian_vector_optimizers_are_driven_and_pass(run_suite, pytester):
+    """SAM is driven with a closure, HutchinsonSGD with create_graph: both pass T2 and T3 (one run, a row each)."""
     pytester.makepyfile(driven=DRIVEN)
-    run = run_suite("--optimizer", "generic=driven:SAM", modules=T2_T3)
+    run = run_suite("--optimizer", "generic=driven:SAM", "--optimizer", "generic=driven:HutchinsonSGD", modules=T2_T3)
     assert run.ret == 0 and not run.failed_theorems(), run.text[-3000:]
+    assert {"generic=driven:SAM", "generic=driven:HutchinsonSGD"} <= set(run.cells()), run.cells()  # both ran
 
 
 def test_closure_based_optimizer_bug_is_caught_once_driven(run_suite, pytester):
@@ -240,12 +242,6 @@ def test_closure_based_optimizer_bug_is_caught_once_driven(run_suite, pytester):
     run = run_suite("--optimizer", "generic=driven:SignSAM", modules=("test_frozen_coordinates.py",))
     assert run.ret == 1 and "T3" in run.failed_theorems(), run.text[-3000:]
     assert "produced non-finite parameters" in run.text and "requires a closure" not in run.text
-
-
-def test_hessian_vector_optimizer_is_driven_with_create_graph_and_passes(run_suite, pytester):
-    pytester.makepyfile(driven=DRIVEN)
-    run = run_suite("--optimizer", "generic=driven:HutchinsonSGD", modules=T2_T3)
-    assert run.ret == 0 and not run.failed_theorems(), run.text[-3000:]
 
 
 def test_warm_up_optimizer_gets_its_horizon_extended_and_passes(run_suite, pytester):

@@ -5,7 +5,8 @@
   kinkcheck theorems when Hypothesis detected a CI environment and no profile is chosen);
 - ``kinkcheck-thorough``: 10x the examples; ``kinkcheck-debug``: verbose dev;
 - ``kinkcheck-selftest``: ci with 10 examples and no shrinking (the mutation self-tests only need
-  *a* failure).
+  *a* failure); ``kinkcheck-selftest-thorough``: the same with the thorough budget, derandomized, for
+  the self-tests whose broken subject only a rare draw exposes.
 
 The default profile is applied only while a kinkcheck theorem module is imported (that is when
 ``@given``/``@settings`` read the default), and the previous profile is restored at once: the
@@ -33,6 +34,8 @@ def register() -> None:
     settings.register_profile("kinkcheck-debug", parent=settings.get_profile(DEV), verbosity=Verbosity.verbose)
     settings.register_profile("kinkcheck-selftest", parent=settings.get_profile(CI), max_examples=10,
                               phases=[Phase.explicit, Phase.reuse, Phase.generate])
+    settings.register_profile("kinkcheck-selftest-thorough", parent=settings.get_profile("kinkcheck-selftest"),
+                              max_examples=200)
     _registered = True
 
 
