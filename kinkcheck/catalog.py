@@ -347,7 +347,7 @@ CATALOG: list[Entry] = [
                       "low-precision deviations found here are expected failures with a reproduction script each "
                       "(kinkcheck/expectations/torch-builtin.txt, docs/torch-deviations/expectations.txt): float16 "
                       "LBFGS (ro = 1/y.s overflows, 0 * inf = NaN), float16 Adafactor (grad * grad overflows), "
-                      "bfloat16 centered RMSprop (sqrt of a rounded-negative difference). When every live "
+                      "float16/bfloat16 centered RMSprop (sqrt of a rounded-negative difference). When every live "
                       "update rounds away in bfloat16/float16, non-vacuity is witnessed by the same stream, upcast, "
                       "in float64 (count recorded). The decay test stays float64. With torch.amp.GradScaler "
                       "(float32 parameters, scaled loss, steps "
@@ -773,7 +773,7 @@ CATALOG: list[Entry] = [
                  "reach bit-identical parameters on f and 2^j f (j in -10..10), and moved. SGD subjects on f "
                  "and 2^j f (j = 1..4) end at different parameters.",
                  _t(M12, "test_scale_invariance_on_networks", "test_sgd_is_not_scale_invariant"),
-                 gates=True, suite_level=False, precision=EXACT,
+                 gates=True, suite_level=False, precision=REAL,
                  low_precision="Bit for bit in float32 and float64. In float16 and bfloat16 an exact-arithmetic "
                                "claim: sums of 8- or 11-bit numbers cancel to exactly-zero gradients (0/0 with "
                                "eps = 0 in any implementation) and (1 - beta2) g^2 leaves float16's normal range, "
