@@ -371,7 +371,8 @@ CATALOG: list[Entry] = [
         "(|theta_0| + sum |increments|) of the reference, and a state_dict() saved mid-run and loaded into a "
         "freshly built optimizer continues the run bit for bit. A constructor argument the subject does not "
         "take is not passed (recorded). Known torch deviations found this way (fused CPU kernels ignore "
-        "strides; load_state_dict casts NAdam/ASGD scalar state to a low-precision dtype) are listed in "
+        "strides; load_state_dict casts NAdam/ASGD scalar state to a low-precision dtype; fused SGD never "
+        "updates full SIMD blocks of a float16/bfloat16 parameter) are listed in "
         "kinkcheck/expectations/torch-builtin.txt with reproduction scripts in docs/torch-deviations/.",
         tests=_t(M4, "test_iterates_follow_the_family_recursion",
                  "test_low_precision_iterates_stay_within_the_rounding_bound"),
