@@ -275,8 +275,8 @@ CATALOG: list[Entry] = [
                  _t(M2, "test_inactive_neuron_never_moves")
                  + _t(MMP, "test_inactive_neuron_never_moves_under_autocast"),
                  gates=True, suite_level=False, precision=EXACT,
-                 low_precision="Runs in the requested dtype and asserts bit identity (hyperparameters below the "
-                               "dtype's smallest normal not drawn, as for T3). Under mixed precision "
+                 low_precision="Runs in the requested dtype and asserts bit identity (hyperparameter values the "
+                               "dtype rounds to 0 not drawn, as for T3). Under mixed precision "
                                "(float32 master parameters, loss under torch.autocast: bfloat16 on CPU, float16 on "
                                "CUDA) the neurons whose autocast pre-activations are all <= 0 keep their incoming "
                                "parameters bit for bit after 1-12 steps; how many neurons inactive in float32 are "
@@ -340,10 +340,10 @@ CATALOG: list[Entry] = [
                  "test_weight_decay_is_outside_the_hypothesis") + _t(MMP, "test_skipped_scaled_steps_move_nothing"),
         gates=True, suite_level=False, precision=EXACT,
         low_precision="Under --dtype float32, bfloat16 or float16 the injected tensors (zero-gradient and Muon "
-                      "tests) take that dtype and frozen coordinates are asserted bit for bit; hyperparameter values "
-                      "below the dtype's smallest normal are not drawn (float16: eps = 1e-8, 1e-6, Adagrad's 1e-10 "
-                      "would be 0 or subnormal in the parameter dtype, outside eps > 0; torch's for-loop Adam then "
-                      "computes 0/0: docs/torch-deviations/adam_eps_underflow_float16_nan.py). torch's own "
+                      "tests) take that dtype and frozen coordinates are asserted bit for bit; non-zero hyperparameter "
+                      "values that round to 0 in the dtype are not drawn (float16: eps = 1e-8 and Adagrad's 1e-10 "
+                      "are 0 in the parameter dtype, outside eps > 0; torch's for-loop Adam then computes 0/0: "
+                      "docs/torch-deviations/adam_eps_underflow_float16_nan.py). torch's own "
                       "low-precision deviations found here are expected failures with a reproduction script each "
                       "(kinkcheck/expectations/torch-builtin.txt, docs/torch-deviations/expectations.txt): float16 "
                       "LBFGS (ro = 1/y.s overflows, 0 * inf = NaN), float16 Adafactor (grad * grad overflows), "

@@ -70,7 +70,7 @@ def run_subjects(families: list[tuple[str, str]], dtype: str, *, profile: str, w
                 by_outcome.setdefault(cell["outcome"], []).append(cell["theorem"])
         own = sum(float(t.get("seconds") or 0) for t in payload["tests"] if t["subject"] == label)
         failed = any(k in by_outcome for k in ("failed", "error"))
-        rc = proc.returncode if len(families) == 1 else int(failed)
+        rc = proc.returncode if len(families) == 1 or not payload["cells"] else int(failed)
         results.append({"family": family, "dtype": dtype, "rc": rc, "seconds": seconds if len(families) == 1 else own,
                         "outcomes": by_outcome, "output": proc.stdout + proc.stderr, "run_rc": proc.returncode,
                         "run_seconds": seconds})
@@ -79,11 +79,14 @@ def run_subjects(families: list[tuple[str, str]], dtype: str, *, profile: str, w
 
 def cell_text(result: dict) -> str:
     o = result["outcomes"]
-    bad = [f"{k} {','.join(sorted(o[k]))}" for k in ("failed", "error", "xpass") if o.get(k)]
-    if result["rc"] not in (0, 1) and not bad:
+    bad = [f"{k} {','.join(sorted(o[k]))}" for k in ("failed", "error") if o.get(k)]
+    if not o:
+        bad = [f"no cells (run rc {result.get('run_rc', result['rc'])})"]
+    elif result["rc"] != 0 and not bad:
         bad = [f"rc {result['rc']}"]
     verdict = "; ".join(bad) if bad else "pass"
-    extra = [f"{k} {','.join(sorted(o[k]))}" for k in ("xfail", "measured") if o.get(k)]
+    labels = {"xfail": "xfail", "xpass": "xpass (expected deviation not hit)", "measured": "measured"}
+    extra = [f"{labels[k]} {','.join(sorted(o[k]))}" for k in labels if o.get(k)]
     return f"{verdict}{' (' + '; '.join(extra) + ')' if extra else ''}, {result['seconds']:.0f} s"
 
 

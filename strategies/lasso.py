@@ -117,7 +117,8 @@ def eps_free_hyperparameters(draw, family: str):
 
 
 # The smallest factor multiplying g^2 in the eps-free recursions eps_free_hyperparameters draws: 1 - beta2 >= 1 - 0.999
-# (Adam), 1 - alpha >= 0.01 (RMSprop), 1 (Adagrad); 2^-10 < 0.001.
+# (Adam), 1 - alpha >= 0.01 (RMSprop), 1 (Adagrad), and the rounded product beta2 (1 - beta2) g^2 of Adam's next
+# step, 0.999 * 0.001 = 0.000999; 2^-10 = 0.000977 is below all of them.
 SMALLEST_SQUARE_COEFFICIENT = 2.0 ** -10
 
 
@@ -135,19 +136,19 @@ def square_safe_band(dtype, steps: int) -> tuple[float, float]:
 @st.composite
 def lambda_pairs(draw, *, dtype, steps: int, lam_range=(2.0 ** -10, 2.0 ** 10), max_j: int = 12):
     """(lam, j): lam in ``lam_range`` and j != 0, |j| <= ``max_j``, with lam and lam 2^j both inside
-    ``square_safe_band(dtype, steps)`` (on the LASSO the gradient is lam sign(b), |g| = lam). In float64
-    and float32 the band contains every such pair; in float16 it is about [0.25, 25] for 50 steps."""
-    lo, hi = square_safe_band(dtype, steps)
-    lo, hi = max(lo, lam_range[0]), min(hi, lam_range[1])
-    if hi < 2 * lo:
+    ``square_safe_band(dtype, steps)`` (on the LASSO the gradient is lam sign(b), |g| = lam); lam 2^j may
+    leave ``lam_range`` (2^-22..2^22 in float64 and float32, where the band holds all of it); in float16
+    the band is about [0.25, 25] for 50 steps."""
+    band_lo, band_hi = square_safe_band(dtype, steps)
+    lo, hi = max(band_lo, lam_range[0]), min(band_hi, lam_range[1])  # where lam itself is drawn
+    if hi < lo or band_hi < 2 * band_lo:
         raise InvalidArgument(f"no lam and lam*2^j with j != 0 fit {dtype}'s square-safe band for {steps} steps")
     lam = draw(st.floats(lo, hi), label="lam")
-    down = -math.floor(math.log2(lam / lo))  # lam 2^j >= lo
-    up = math.floor(math.log2(hi / lam))  # lam 2^j <= hi
+    down = -math.floor(math.log2(lam / band_lo))  # lam 2^j >= band_lo (lam 2^j may leave lam_range)
+    up = math.floor(math.log2(band_hi / lam))  # lam 2^j <= band_hi
     choices = [j for j in range(max(down, -max_j), min(up, max_j) + 1) if j != 0]
-    if not choices:  # lam sits where one doubling or halving leaves the band: move it to the band's middle
-        lam = math.sqrt(lo * hi)
-        choices = [1] if 2 * lam <= hi else [-1]
+    if not choices:  # lam sits where one doubling or halving leaves the band: start from its bottom
+        lam, choices = band_lo, [1]
     j = draw(st.sampled_from(choices), label="j")
     note(f"lam = {lam!r}, j = {j} ({dtype} square-safe band [{lo:.3g}, {hi:.3g}])")
     return lam, j

@@ -37,14 +37,13 @@ def hyperparameters(draw, family: str, *, max_lr: float | None = None, dtype=Non
     """A configuration of ``family`` inside T2/T3's hypotheses (no decay of any kind).
 
     ``max_lr`` caps the learning rate (training real networks, where a large step diverges).
-    ``dtype``: the parameters' dtype; listed values smaller in magnitude than its smallest normal
-    number are left out (in float16, eps = 1e-8 is not the hyperparameter asked for: added in the
-    parameter dtype it is 0, outside the family's contract eps > 0)."""
+    ``dtype``: the parameters' dtype; listed non-zero values that round to 0 in it are left out (in
+    float16, eps = 1e-8 is not the hyperparameter asked for: added in the parameter dtype it is 0,
+    outside the family's contract eps > 0; 1e-6, a float16 subnormal, stays)."""
     record = _record(family)
     if max_lr is not None and max_lr <= 0:
         raise InvalidArgument(f"max_lr={max_lr!r} must be positive")
-    below = _smallest_normal(dtype)
-    hp = {name: draw(_strategy(_above(spec, below)), label=name) for name, spec in record.draws().items()}
+    hp = {name: draw(_strategy(_representable(spec, dtype)), label=name) for name, spec in record.draws().items()}
     hp.update(record.fixed)
     if max_lr is not None:
         hp["lr"] = min(hp["lr"], max_lr)
@@ -71,14 +70,17 @@ def strategy_for(spec):
     return _strategy(spec)
 
 
-def _smallest_normal(dtype) -> float:
-    if dtype is None:
-        return 0.0
+def _representable(spec, dtype):
+    """``spec`` without the listed non-zero floats that round to 0 in ``dtype`` (None: unchanged)."""
+    if dtype is None or not isinstance(spec, Choice):
+        return spec
     import torch
 
     if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise InvalidArgument(f"dtype={dtype!r} must be a floating torch.dtype")
-    return float(torch.finfo(dtype).tiny)
+    keep = tuple(v for v in spec.values
+                 if not (isinstance(v, float) and v != 0 and torch.tensor(v, dtype=dtype).item() == 0))
+    return Choice(keep) if keep else spec
 
 
 def _above(spec, below: float):

@@ -13,9 +13,8 @@ from kinkcheck.harness.core.activations import clipping, repu
 from kinkcheck.harness.core.assertions import assert_all_exactly_zero, assert_bitwise_equal, assert_reached
 from kinkcheck.harness.core.examples import scaled
 from kinkcheck.harness.core.losses import LOSSES
-from kinkcheck.harness.core.outcomes import OutOfScope
+from kinkcheck.harness.core.outcomes import OutOfScope, require
 from kinkcheck.harness.core.networks import Network, box_maximum, inactive_on_box
-from kinkcheck.harness.core.outcomes import require
 from kinkcheck.harness.core.records import figure
 from kinkcheck.harness.experiments.revival import constructed_revival, constructed_revival_prediction, revival_search
 from kinkcheck.harness.subjects.specs import out_of_scope_reason
@@ -251,13 +250,18 @@ def test_decoupled_decay_preserves_inactivity(optimizer_subject, activation, pla
     (AdamW) scales an inactive neuron's (W_j, B_j) by 1 - lr*decay > 0 — its parameters move, but
     it stays inactive on D. (Generated with a positive margin so rounding cannot decide it.) The decay is
     raised where needed so that lr * decay >= the dtype's eps: a smaller factor 1 - lr*decay rounds the
-    parameters back to themselves in bfloat16/float16 (a no-op in float64 and float32); lr * decay < 1 still.
-    Up to rounding: each step rounds each parameter once (relative u, the dtype's unit roundoff), so after k
-    steps the box maximum of (W_j, B_j) is within gamma_k(u) S of c^k times the exact one, S = sum_i |W_ji|
-    max|z_i| + |B_j| at the start; inactivity is asserted (box maximum evaluated in float64) for every
-    neuron whose starting margin exceeds gamma_k(u) S -- all of them in float64 and float32."""
-    case = data.draw(networks_with_inactive_neurons(placement, st.just(activation),
-                                                     margins=st.sampled_from([0.125, 1.0])))
+    parameters back to themselves in bfloat16/float16 (in float32 it only raises decay when lr < 1.2e-4);
+    lr * decay < 1 still. Up to rounding: each step rounds each parameter at most twice (the scalar in
+    float32, the product to the dtype), so after k steps the box maximum of (W_j, B_j) is within
+    gamma_{2k}(u) S of c^k times the exact one, S = sum_i |W_ji| max|z_i| + |B_j| at the start (u the
+    dtype's unit roundoff); inactivity is asserted, the box maximum evaluated in float64, for every neuron
+    whose starting margin exceeds gamma_{2k}(u) S: all of them in float64 and float32 (required), and in
+    float16/bfloat16 the cases are drawn with margin 1 and at most 5 steps, so that some are."""
+    low = placement.dtype in (torch.float16, torch.bfloat16)
+    margins = st.just(1.0) if low else st.sampled_from([0.125, 1.0])
+    case = data.draw(networks_with_inactive_neurons(placement, st.just(activation), margins=margins))
+    if low:
+        steps = min(steps, 5)
     hp = data.draw(hyperparameters("adamw", dtype=placement.dtype))
     hp["weight_decay"] = max(decay, torch.finfo(placement.dtype).eps / hp["lr"])
     net = case.net.trainable()
@@ -270,8 +274,14 @@ def test_decoupled_decay_preserves_inactivity(optimizer_subject, activation, pla
     train(net, case.x, case.y, optimizer_subject, hp, steps, activation=activation)
     after = _incoming(net, case.inactive)
     assert_reached(bool(any((a != b).any() for a, b in zip(after, before))), "decoupled decay did not move the neuron")
-    m = steps * torch.finfo(placement.dtype).eps / 2
+    m = 2 * steps * torch.finfo(placement.dtype).eps / 2
     covered = case.inactive & (margin > m / (1 - m) * size)
+    if low:
+        require(bool(covered.any()), f"T2(e): no inactive neuron's margin exceeds gamma_2k(u) S in {placement.dtype} "
+                                     "(the suite's data)")
+    else:
+        require(bool((covered == case.inactive).all()), "T2(e): an inactive neuron's margin is within the "
+                                                         "float64/float32 rounding bound (the suite's data)")
     w1, b1 = net.layer(1)
     still = box_maximum(w1.detach().double(), b1.detach().double(), lo, hi) <= 0
     assert bool(still[covered].all()), (

@@ -5,7 +5,8 @@ full vectors of ``Vectorized<scalar_t>::size()`` elements, converts them to floa
 and momentum -- and never adds ``-lr * grad`` to the parameter nor stores it back; only the scalar
 remainder loop (``for (; d < size; d++)``, the last ``numel % 16`` elements of each 32-element task here)
 writes ``param_ptr[d] = param_val - grad_val * lr``. The float/double overload does both. The momentum
-branch also reads the low-precision buffer as floats (``fVec::loadu(momentum_buf_ptr + d)``). So a
+branch also reads the low-precision buffer as floats (``fVec::loadu(momentum_buf_ptr + d)``; read in the
+source, not shown by this script). So a
 float16/bfloat16 parameter of 16 or 32 elements never moves, one of 20 moves in 4 places, and training
 silently stops. Found by kinkcheck (T2 and T5 on the built-in sgd[fused], momentum[fused] and
 nesterov[fused] subjects under --dtype float16 and bfloat16, issue #15).

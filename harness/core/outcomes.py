@@ -23,6 +23,11 @@ class SubjectError(AssertionError):
     property: a failure of the subject, named with its label and the theorem."""
 
 
+class NonFiniteError(SubjectError):
+    """The subject produced a non-finite parameter (NaN/Inf) inside a property: a SubjectError that a
+    low-precision exact-arithmetic claim may measure instead (0/0 after an exact cancellation)."""
+
+
 class HarnessError(Exception):
     """The suite, not the subject, is wrong: reported as ERROR in the conformance table."""
 

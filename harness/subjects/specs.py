@@ -39,7 +39,7 @@ from typing import Any, Callable
 import torch
 
 from kinkcheck.harness.core.activations import Activation, under_test
-from kinkcheck.harness.core.outcomes import NotSupported, SubjectError
+from kinkcheck.harness.core.outcomes import NonFiniteError, NotSupported, SubjectError
 from kinkcheck.harness.subjects.families import FAMILIES, Family, select, valid_families
 
 
@@ -314,5 +314,5 @@ def check_finite(subject: OptimizerSubject, tensors, when: str) -> None:
     for t in tensors:
         if not bool(torch.isfinite(t).all()):
             bad = t[~torch.isfinite(t)].flatten()[:3].tolist()
-            raise SubjectError(f"optimizer {subject.label} ({subject.spec}) produced non-finite "
+            raise NonFiniteError(f"optimizer {subject.label} ({subject.spec}) produced non-finite "
                                f"parameters {bad} {when}")
