@@ -276,7 +276,11 @@ CATALOG: list[Entry] = [
                  + _t(MMP, "test_inactive_neuron_never_moves_under_autocast"),
                  gates=True, suite_level=False, precision=EXACT,
                  low_precision="Runs in the requested dtype and asserts bit identity (hyperparameter values the "
-                               "dtype rounds to 0 not drawn, as for T3). Under mixed precision "
+                               "dtype rounds to 0 not drawn and lr at least the dtype's eps, as for T3; neurons "
+                               "are inactive as the dtype computes their pre-activations; in float16/bfloat16 a case whose loss or "
+                               "gradient leaves the dtype's range before a step is rejected and counted, and "
+                               "when every update rounds away the MSE non-vacuity is an event, not a check). "
+                               "Under mixed precision "
                                "(float32 master parameters, loss under torch.autocast: bfloat16 on CPU, float16 on "
                                "CUDA) the neurons whose autocast pre-activations are all <= 0 keep their incoming "
                                "parameters bit for bit after 1-12 steps; how many neurons inactive in float32 are "
@@ -343,7 +347,8 @@ CATALOG: list[Entry] = [
                       "tests) take that dtype and frozen coordinates are asserted bit for bit; non-zero hyperparameter "
                       "values that round to 0 in the dtype are not drawn (float16: eps = 1e-8 and Adagrad's 1e-10 "
                       "are 0 in the parameter dtype, outside eps > 0; torch's for-loop Adam then computes 0/0: "
-                      "docs/torch-deviations/adam_eps_underflow_float16_nan.py). torch's own "
+                      "docs/torch-deviations/adam_eps_underflow_float16_nan.py), and lr is at least the dtype's eps (a "
+                      "smaller step of O(1) parameters rounds away). torch's own "
                       "low-precision deviations found here are expected failures with a reproduction script each "
                       "(kinkcheck/expectations/torch-builtin.txt, docs/torch-deviations/expectations.txt): float16 "
                       "LBFGS (ro = 1/y.s overflows, 0 * inf = NaN), float16 Adafactor (grad * grad overflows), "

@@ -39,12 +39,18 @@ def hyperparameters(draw, family: str, *, max_lr: float | None = None, dtype=Non
     ``max_lr`` caps the learning rate (training real networks, where a large step diverges).
     ``dtype``: the parameters' dtype; listed non-zero values that round to 0 in it are left out (in
     float16, eps = 1e-8 is not the hyperparameter asked for: added in the parameter dtype it is 0,
-    outside the family's contract eps > 0; 1e-6, a float16 subnormal, stays)."""
+    outside the family's contract eps > 0; 1e-6, a float16 subnormal, stays), and lr is at least the
+    dtype's eps (one ulp of 1: 2^-7 in bfloat16, 2^-10 in float16; below every drawn lr in float32 and
+    float64), since a smaller step of O(1) parameters rounds away and nothing would train."""
     record = _record(family)
     if max_lr is not None and max_lr <= 0:
         raise InvalidArgument(f"max_lr={max_lr!r} must be positive")
     hp = {name: draw(_strategy(_representable(spec, dtype)), label=name) for name, spec in record.draws().items()}
     hp.update(record.fixed)
+    if dtype is not None and "lr" in hp:
+        import torch
+
+        hp["lr"] = max(hp["lr"], torch.finfo(dtype).eps)
     if max_lr is not None:
         hp["lr"] = min(hp["lr"], max_lr)
     hp.update(record.in_scope())

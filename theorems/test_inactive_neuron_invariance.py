@@ -106,7 +106,10 @@ def test_inactive_neuron_never_moves(optimizer_subject, activation, placement, d
     still = inactive_on_box(w1.detach(), b1.detach(), case.box.lo, case.box.hi, case.activation.flat_below)
     assert bool(still[case.inactive].all()), "an inactive neuron became active"
     if loss_name == "mse":  # non-vacuity (a non-smooth loss may sit at a critical point)
-        assert_reached(bool(traj.moved().any()), "no network learned anything")
+        if placement.dtype in (torch.float16, torch.bfloat16) and not bool(traj.moved().any()):
+            event("every update rounded away in this dtype")  # e.g. Adadelta's first steps, ~lr sqrt(eps)
+        else:
+            assert_reached(bool(traj.moved().any()), "no network learned anything")
     event(f"steps: {'1' if steps == 1 else '2-9' if steps < 10 else '10+'}; minibatch: {minibatch}")
 
 

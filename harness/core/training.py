@@ -20,6 +20,7 @@ import torch
 from kinkcheck.harness.core.activations import RELU, Activation
 from kinkcheck.harness.core.losses import mse
 from kinkcheck.harness.core.networks import Network
+from kinkcheck.harness.core.outcomes import HarnessError
 from kinkcheck.harness.core.records import theorem_id
 from kinkcheck.harness.subjects.specs import OptimizerSubject, SubjectError, check_finite
 
@@ -232,6 +233,7 @@ def train(net: Network, x: torch.Tensor, y: torch.Tensor, subject: OptimizerSubj
         value = loss(net.realization(batch["x"], activation), batch["y"])
         value.sum().backward(create_graph=driver.create_graph)
         evaluations.append(value.detach())
+        _within_range(value, params, k)
         return value.sum().detach()
 
     driver = _Driver(subject, optimizer, params, compute)
@@ -252,6 +254,32 @@ def train(net: Network, x: torch.Tensor, y: torch.Tensor, subject: OptimizerSubj
     capped, text = horizon.report(subject)
     return Trajectory(initial, [p.detach().clone() for p in params], losses, optimizer,
                       steps=horizon.run, capped=capped, horizon=text)
+
+
+def _within_range(value: torch.Tensor, params, k: int) -> None:
+    """The loss and the gradients the harness computed (before the subject's step k) are finite.
+
+    In float16 and bfloat16 an overflow here is the generated case leaving the dtype's range (a
+    degree-2 RePU network's residual times its hidden values passes float16's 65504, or a correct
+    optimizer's large step from such a gradient): the example is rejected and counted as an event,
+    never charged to the subject. In float32 and float64 it is a bug of the suite's data (HarnessError)
+    at step 1, and at later steps the subject's doing (its parameters drove the loss out of range)."""
+    flags = [torch.isfinite(value).all()] + [torch.isfinite(p.grad).all() for p in params if p.grad is not None]
+    if bool(torch.stack(flags).all()):  # one host sync per step
+        return
+    dtype = params[0].dtype
+    where = f"before step {k} in {theorem_id()}: the loss or its gradient is not finite in {dtype}"
+    if dtype in (torch.float16, torch.bfloat16):
+        from hypothesis import event, reject
+        from hypothesis.control import currently_in_test_context
+
+        if currently_in_test_context():
+            event(f"case left {dtype}'s range (rejected)")
+            reject()
+        raise HarnessError(f"{where} (outside a Hypothesis test)")
+    if k == 1:
+        raise HarnessError(f"{where}: the generated case overflows before the subject took a step")
+    raise SubjectError(f"{where}: the subject's parameters drove it out of range")
 
 
 def _with_curvature(p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
