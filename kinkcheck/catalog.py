@@ -277,8 +277,9 @@ CATALOG: list[Entry] = [
                  gates=True, suite_level=False, precision=EXACT,
                  low_precision="Runs in the requested dtype and asserts bit identity (hyperparameter values the "
                                "dtype rounds to 0 not drawn and lr at least the dtype's eps, as for T3; neurons "
-                               "are inactive as the dtype computes their pre-activations; in float16/bfloat16 a case whose loss or "
-                               "gradient leaves the dtype's range before a step is rejected and counted, and "
+                               "are inactive as the dtype computes their pre-activations; in float16/bfloat16 a "
+                               "case whose loss or gradient leaves the dtype's range before a step is rejected and "
+                               "counted, and "
                                "when every update rounds away the MSE non-vacuity is an event, not a check). "
                                "Under mixed precision "
                                "(float32 master parameters, loss under torch.autocast: bfloat16 on CPU, float16 on "
