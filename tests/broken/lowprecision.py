@@ -75,3 +75,27 @@ class DitheringSGD(torch.optim.SGD):
                 dithered = (p.float().view(torch.int32) + noise.to(torch.int32)).view(torch.float32)
                 p.copy_(dithered.to(p.dtype))
         return loss
+
+
+class BlockSkippingSGD(torch.optim.SGD):
+    """torch's fused CPU SGD as it behaves on float16/bfloat16 parameters (torch 2.13; see
+    docs/torch-deviations/fused_sgd_low_precision_blocks_not_updated.py): the vectorised loop over full
+    16-element blocks of each 32-element task never writes the parameter, so only the scalar tail
+    (length % 16 of each task) moves. float32/float64 parameters: plain, correct SGD."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        before = [p.detach().clone() for g in self.param_groups for p in g["params"]]
+        loss = super().step(closure)
+        params = [p for g in self.param_groups for p in g["params"]]
+        for p, old in zip(params, before):
+            if p.dtype not in (torch.float16, torch.bfloat16) or p.numel() == 0:
+                continue
+            flat, keep = p.view(-1) if p.is_contiguous() else None, old.reshape(-1)
+            if flat is None:
+                continue
+            for start in range(0, p.numel(), 32):
+                length = min(32, p.numel() - start)
+                blocks = length - length % 16
+                flat[start:start + blocks] = keep[start:start + blocks]
+        return loss
