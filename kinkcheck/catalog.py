@@ -276,7 +276,8 @@ CATALOG: list[Entry] = [
                  + _t(MMP, "test_inactive_neuron_never_moves_under_autocast"),
                  gates=True, suite_level=False, precision=EXACT,
                  low_precision="Runs in the requested dtype and asserts bit identity (hyperparameter values the "
-                               "dtype rounds to 0 not drawn and lr at least the dtype's eps, as for T3; neurons "
+                               "dtype cannot hold as a normal number not drawn, lr at least the dtype's eps, as for "
+                               "T3; neurons "
                                "are inactive as the dtype computes their pre-activations; in float16/bfloat16 a "
                                "case whose loss or gradient leaves the dtype's range before a step is rejected and "
                                "counted, and "
@@ -346,9 +347,11 @@ CATALOG: list[Entry] = [
         gates=True, suite_level=False, precision=EXACT,
         low_precision="Under --dtype float32, bfloat16 or float16 the injected tensors (zero-gradient and Muon "
                       "tests) take that dtype and frozen coordinates are asserted bit for bit; non-zero hyperparameter "
-                      "values that round to 0 in the dtype are not drawn (float16: eps = 1e-8 and Adagrad's 1e-10 "
-                      "are 0 in the parameter dtype, outside eps > 0; torch's for-loop Adam then computes 0/0: "
-                      "docs/torch-deviations/adam_eps_underflow_float16_nan.py), and lr is at least the dtype's eps (a "
+                      "values below the dtype's smallest normal are not drawn (float16: eps = 1e-8 and Adagrad's "
+                      "1e-10 are 0 in the parameter dtype, outside eps > 0, and torch's for-loop Adam then computes "
+                      "0/0: docs/torch-deviations/adam_eps_underflow_float16_nan.py; a subnormal 1e-6 has an "
+                      "overflowing reciprocal, and torch's float16 RAdam computes 0 * inf = NaN from it), and lr is "
+                      "at least the dtype's eps (a "
                       "smaller step of O(1) parameters rounds away). torch's own "
                       "low-precision deviations found here are expected failures with a reproduction script each "
                       "(kinkcheck/expectations/torch-builtin.txt, docs/torch-deviations/expectations.txt): float16 "

@@ -37,9 +37,11 @@ def hyperparameters(draw, family: str, *, max_lr: float | None = None, dtype=Non
     """A configuration of ``family`` inside T2/T3's hypotheses (no decay of any kind).
 
     ``max_lr`` caps the learning rate (training real networks, where a large step diverges).
-    ``dtype``: the parameters' dtype; listed non-zero values that round to 0 in it are left out (in
-    float16, eps = 1e-8 is not the hyperparameter asked for: added in the parameter dtype it is 0,
-    outside the family's contract eps > 0; 1e-6, a float16 subnormal, stays), and lr is at least the
+    ``dtype``: the parameters' dtype; listed non-zero values below its smallest normal number are left
+    out (in float16, eps = 1e-8 is not the hyperparameter asked for: added in the parameter dtype it is
+    0, outside the family's contract eps > 0; a subnormal eps such as 1e-6 keeps few bits and its
+    reciprocal, which an adaptive step forms as 1 / (sqrt(v) + eps), overflows: torch's float16 RAdam
+    then computes 0 * inf = NaN on zero-gradient coordinates), and lr is at least the
     dtype's eps (one ulp of 1: 2^-7 in bfloat16, 2^-10 in float16; below every drawn lr in float32 and
     float64), since a smaller step of O(1) parameters rounds away and nothing would train."""
     record = _record(family)
@@ -77,16 +79,14 @@ def strategy_for(spec):
 
 
 def _representable(spec, dtype):
-    """``spec`` without the listed non-zero floats that round to 0 in ``dtype`` (None: unchanged)."""
-    if dtype is None or not isinstance(spec, Choice):
+    """``spec`` without the listed non-zero floats below ``dtype``'s smallest normal (None: unchanged)."""
+    if dtype is None:
         return spec
     import torch
 
     if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise InvalidArgument(f"dtype={dtype!r} must be a floating torch.dtype")
-    keep = tuple(v for v in spec.values
-                 if not (isinstance(v, float) and v != 0 and torch.tensor(v, dtype=dtype).item() == 0))
-    return Choice(keep) if keep else spec
+    return _above(spec, float(torch.finfo(dtype).tiny))
 
 
 def _above(spec, below: float):
