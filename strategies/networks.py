@@ -123,9 +123,12 @@ def networks_with_inactive_neurons(draw, where: Placement, activations=None, mar
         x = torch.cat([x, vertices])
     y = non_constant_targets(gen, x.shape[0], where)
     pre = net.preactivations(x, activation)[0]
-    for _ in range(16):  # inactive as the dtype computes it: with 8 bits (bfloat16) a dot product of the
-        # 1/8-grid weights and 1/4-grid data is not exact, and its rounding may land above the kink
-        active = forced & (pre > activation.flat_below).any(dim=-2)
+    lo64, hi64 = box.lo.double(), box.hi.double()
+    for _ in range(16):  # inactive as the dtype computes it on the data, and on the box in exact arithmetic (float64
+        # on the dtype's values): with 8 bits (bfloat16) the bias -max and the dot products of the 1/8-grid weights
+        # and 1/4-grid data are rounded, and may land above the kink
+        on_box = box_maximum(net.weights[0].double(), net.biases[0].double(), lo64, hi64) > activation.flat_below
+        active = forced & ((pre > activation.flat_below).any(dim=-2) | on_box)
         if not bool(active.any()):
             break
         net.biases[0] = torch.where(active, net.biases[0] - 0.125, net.biases[0])
