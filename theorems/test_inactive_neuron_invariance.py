@@ -108,7 +108,7 @@ def test_inactive_neuron_never_moves(optimizer_subject, activation, placement, d
     assert bool(still[case.inactive].all()), (
         f"T2(b) ([GM] Thm 4.2): an inactive neuron became active ({optimizer_subject})")
     if loss_name == "mse":  # non-vacuity (a non-smooth loss may sit at a critical point)
-        if placement.dtype in (torch.float16, torch.bfloat16) and not bool(traj.moved().any()):
+        if placement.half_precision and not bool(traj.moved().any()):
             event("every update rounded away in this dtype")  # e.g. Adadelta's first steps, ~lr sqrt(eps)
         else:
             assert_reached(bool(traj.moved().any()), "no network learned anything")
@@ -262,7 +262,7 @@ def test_decoupled_decay_preserves_inactivity(optimizer_subject, activation, pla
     dtype's unit roundoff); inactivity is asserted, the box maximum evaluated in float64, for every neuron
     whose starting margin exceeds gamma_{2k}(u) S: all of them in float64 and float32 (required), and in
     float16/bfloat16 the cases are drawn with margin 1 and at most 5 steps, so that some are."""
-    low = placement.dtype in (torch.float16, torch.bfloat16)
+    low = placement.half_precision
     margins = st.just(1.0) if low else st.sampled_from([0.125, 1.0])
     case = data.draw(networks_with_inactive_neurons(placement, st.just(activation), margins=margins))
     if low:

@@ -352,7 +352,7 @@ def test_scale_invariance_on_networks(optimizer_subject, placement, data, seed, 
     check in every dtype on the LASSO, where every gradient's magnitude is known."""
     hp = data.draw(eps_free_hyperparameters(optimizer_subject.family))
     net, x, y = _network_case(placement, seed)
-    low = placement.dtype in (torch.float16, torch.bfloat16)
+    low = placement.half_precision
     finals = []
     for c in (1.0, 2.0 ** j):
         trained = net.trainable()

@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 import torch
 
 from kinkcheck.harness.core.activations import RELU, Activation
+from kinkcheck.harness.core.device import HALF_PRECISION
 from kinkcheck.harness.core.losses import mse
 from kinkcheck.harness.core.networks import Network
 from kinkcheck.harness.core.outcomes import HarnessError
@@ -264,7 +265,7 @@ def _within_range(value: torch.Tensor, params, k: int) -> None:
     the subject. float32/float64 runs skip the check (one host sync per step saved): a non-finite value
     there reaches the parameters and is the subject's failure, as before."""
     dtype = params[0].dtype
-    if dtype not in (torch.float16, torch.bfloat16):
+    if dtype not in HALF_PRECISION:
         return
     flags = [torch.isfinite(value).all()] + [torch.isfinite(p.grad).all() for p in params if p.grad is not None]
     if bool(torch.stack(flags).all()):  # one host sync per step
