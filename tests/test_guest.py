@@ -51,7 +51,7 @@ def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     r = _run(["-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
              cwd=out, timeout=600)
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.returncode == 0, _tail(r)
     (path,) = out.glob("kinkcheck-*.whl")
     return path
 
@@ -69,19 +69,58 @@ def test_the_wheel_has_one_top_level_name(wheel):
     assert checkout <= packaged, f"not in the wheel: {sorted(checkout - packaged)}"
 
 
+def _site_directories() -> list[str]:
+    """The site-packages directories of the interpreter running the tests (a venv's own, a system
+    Python's, the user site), where torch and Hypothesis are installed. Not the checkout: an editable
+    install's finder lives in a ``.pth`` of these directories, and a path line of another ``.pth``
+    file does not run the ``.pth`` files it names, so the checkout stays invisible."""
+    import site
+    import sysconfig
+
+    candidates = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], *site.getsitepackages()]
+    if site.ENABLE_USER_SITE:
+        candidates.append(site.getusersitepackages())
+    candidates += [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+    seen = []
+    for c in candidates:
+        if c and Path(c).is_dir() and c not in seen and Path(c).resolve() != ROOT:
+            seen.append(c)
+    return seen
+
+
 @pytest.fixture(scope="module")
 def installed(wheel, tmp_path_factory) -> str:
     """A venv that sees this environment's packages (torch, hypothesis) but has kinkcheck installed
-    from the wheel, as a user's `pip install kinkcheck` would: no checkout on any path."""
+    from the wheel, as a user's `pip install kinkcheck` would: no checkout on any path.
+
+    The venv is made without ``system_site_packages``: created from inside a virtual environment, that
+    option shows the *base* interpreter's packages, not the environment's, and a base without torch
+    (any fresh machine) then fails with ``No module named 'torch'`` (issue #21 item 1). Instead a
+    ``.pth`` file in the new venv lists the running interpreter's site-packages directories."""
     where = tmp_path_factory.mktemp("venv")
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(where)
+    venv.EnvBuilder(system_site_packages=False, with_pip=False).create(where)
     python = str(where / "bin" / "python")
+    r = _run(["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=where, python=python)
+    assert r.returncode == 0, _tail(r)
+    purelib = Path(r.stdout.strip())
+    (purelib / "zz_kinkcheck_guest_test.pth").write_text("\n".join(_site_directories()) + "\n")
     r = _run(["-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index", str(wheel)],
              cwd=where, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
-    r = _run(["-c", "import kinkcheck.theorems as t; print(t.__file__)"], cwd=where, python=python)
-    assert str(where) in r.stdout, f"the venv imports kinkcheck from {r.stdout.strip()} {r.stderr}"
+    assert r.returncode == 0, _tail(r)
+    r = _run(["-c", "import kinkcheck.theorems as t, torch, hypothesis, pytest; print(t.__file__)"], cwd=where,
+             python=python)
+    assert r.returncode == 0 and str(where) in r.stdout, f"the venv imports kinkcheck from {r.stdout.strip()} " \
+                                                         f"{_tail(r)}"
     return python
+
+
+def _tail(r, lines: int = 60) -> str:
+    """The last ``lines`` whole lines of a finished process's stdout and stderr, labelled."""
+    def last(text):
+        kept = text.splitlines()[-lines:]
+        return "\n".join(kept)
+    return f"exit {r.returncode}\n--- stdout (last {lines} lines)\n{last(r.stdout)}\n--- stderr (last {lines} " \
+           f"lines)\n{last(r.stderr)}"
 
 
 def _users_project(tmp_path: Path) -> Path:
@@ -111,7 +150,7 @@ def test_a_users_project_runs_its_tests_and_kinkchecks_theorems_together(install
     r = _run(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", "--pyargs",
               "kinkcheck.theorems.test_frozen_coordinates", "--optimizer", "sgd=torch.optim:SGD",
               "--hypothesis-profile", "kinkcheck-selftest"], cwd=project, python=installed)
-    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+    assert r.returncode == 0, _tail(r)
     assert "ImportError" not in r.stdout + r.stderr
     assert "kinkcheck conformance" in r.stdout and "test_own" not in r.stdout.split("kinkcheck conformance")[1]
 
@@ -120,7 +159,7 @@ def _settings(cwd: Path, *args: str, python=sys.executable, **env) -> dict:
     out = cwd / "settings.json"
     r = _run(["-m", "pytest", "-q", "-p", "no:cacheprovider", "test_unrelated.py", *args], cwd=cwd, python=python,
              SETTINGS_OUT=str(out), **env)
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.returncode == 0, _tail(r)
     return json.loads(out.read_text())
 
 
