@@ -2,13 +2,13 @@
 
 Two subprocess runs, each timed by wall clock:
 - quickstart: README command 1, ``pytest theorems/ -n auto`` (dev profile);
-- gate: ``pytest theorems/ --optimizer adam=torch.optim:Adam --hypothesis-profile kinkcheck-ci -n 2``.
+- gate: ``pytest theorems/ --kinkcheck-optimizer adam=torch.optim:Adam --hypothesis-profile kinkcheck-ci -n 2``.
 
 Absolute seconds depend on the machine and its load, so each is divided by a *reference workload*
 timed in this same process just before and just after (the faster of the two): a fixed float64
 matmul chain (torch, one thread) plus a fixed pure-Python integer loop, the two kinds of work the
 suite does. The ratio "suite seconds / reference seconds" moves when the suite's cost moves, on any
-machine; the per-theorem seconds come from the run's JSON report (``--report-json``).
+machine; the per-theorem seconds come from the run's JSON report (``--kinkcheck-report-json``).
 
 Targets (issue #13): quickstart <= 60 s and gate <= 20 s on an unloaded 2-core machine, stated in
 reference units with ``REFERENCE_S_AT_TARGET``, the reference workload's time on the machine of
@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_S_AT_TARGET = 0.50
 RUNS = {
     "quickstart": (["theorems/", "-n", "auto"], 60.0),
-    "gate adam": (["theorems/", "--optimizer", "adam=torch.optim:Adam", "--hypothesis-profile", "kinkcheck-ci",
-                   "-n", "2"], 20.0),
+    "gate adam": (["theorems/", "--kinkcheck-optimizer", "adam=torch.optim:Adam",
+                   "--hypothesis-profile", "kinkcheck-ci", "-n", "2"], 20.0),
 }
 
 
@@ -65,7 +65,7 @@ def reference_workload() -> float:
 def _run_suite(args, report: Path) -> tuple[float, subprocess.CompletedProcess]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KINKCHECK_", "PYTEST_"))}
     env.pop("OMP_NUM_THREADS", None)  # the plugin sets threads per xdist worker (issue #13 item 0)
-    cmd = [sys.executable, "-m", "pytest", *args, "-q", "-p", "no:cacheprovider", f"--report-json={report}"]
+    cmd = [sys.executable, "-m", "pytest", *args, "-q", "-p", "no:cacheprovider", f"--kinkcheck-report-json={report}"]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     return time.perf_counter() - start, proc

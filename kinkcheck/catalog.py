@@ -48,6 +48,7 @@ SOURCES = {
     "[CKLKT21]": "Cohen et al.: Gradient descent on neural networks typically occurs at the edge of stability "
                  "(ICLR 2021)",
     "[LION]": "Chen et al.: Symbolic discovery of optimization algorithms (NeurIPS 2023): the Lion update",
+    "[NW]": "Nocedal, Wright: Numerical Optimization (2nd ed., Springer 2006): L-BFGS, Alg. 7.4 and eq. (7.20)",
 }
 
 SUBJECT_FIXTURES = ("optimizer_subject", "activation")  # a test taking one of these gates a subject
@@ -156,6 +157,7 @@ M7E, M7F = "test_inactive_neuron_deletion", "test_activation_hierarchies"
 M11, M12 = "test_lasso_variants", "test_rmsprop_lambda_invariance"
 M13, M14 = "test_edge_of_stability", "test_nonsmooth_rates"
 MMP = "test_mixed_precision"
+M4L = "test_lbfgs_recursion"
 
 CATALOG: list[Entry] = [
     theorem(
@@ -270,8 +272,10 @@ CATALOG: list[Entry] = [
                  "lr <= 0.01, weight_decay = 0), full batch or random half-batches, any harness loss: the "
                  "inactive neurons' incoming weights and biases are bit-identical to their initial values and "
                  "the neurons are still inactive on D. Non-vacuity (MSE): some network moved. A configuration "
-                 "with decay is reported as out of scope with the measured displacement of the inactive neurons' "
-                 "parameters (in float64, a zero displacement under decay is a FAIL: the decay was ignored).",
+                 "with decay (drawn, or the subject's own default) is reported as out of scope with the measured "
+                 "displacement of the inactive neurons' parameters; in float64 a zero displacement under decay is "
+                 "a FAIL (the decay was ignored), and a subject whose declared decay law is decoupled must have "
+                 "scaled them by prod (1 - lr lambda) up to gamma_2k(u) (harness/oracles/decay_law.py).",
                  _t(M2, "test_inactive_neuron_never_moves")
                  + _t(MMP, "test_inactive_neuron_never_moves_under_autocast"),
                  gates=True, suite_level=False, precision=EXACT,
@@ -319,10 +323,13 @@ CATALOG: list[Entry] = [
                  not_checked="Beyond the papers (they assume a zero gradient history from the start)."),
             part("T2(e)", "weight decay: decoupled keeps inactivity, coupled breaks it", ["[GM] Setting 3.1",
                                                                                           "[GM] Lemma 4.9"],
-                 "AdamW subjects, weight_decay in {1e-3, 1e-2, 0.1}, 1-20 steps, inactive neurons generated with "
-                 "margin 0.125 or 1: the neurons' biases moved and they are still inactive on D. Adam and AMSGrad "
-                 "subjects with coupled decay: a neuron inactive on [0, 1] with bias -lr/4 (lr = 2^-6..2^-9) and "
-                 "zero data gradient is moved and is active after one step.",
+                 "By the decay law each subject declares (its family record's: AdamW decoupled, Adam coupled; "
+                 "or the spec's ?decay_law=). Adam-like subjects (adam, amsgrad, adamw, adamax, nadam, radam) "
+                 "with decoupled decay, weight_decay in {1e-3, 1e-2, 0.1}, 1-20 steps, inactive neurons generated "
+                 "with margin 0.125 or 1: the neurons' biases moved and they are still inactive on D. Adam and "
+                 "AMSGrad subjects with coupled decay: a neuron inactive on [0, 1] with bias -lr/4 (lr = "
+                 "2^-6..2^-9) and zero data gradient is moved and is active after one step; the failure message "
+                 "says how to declare a decoupled law.",
                  _t(M2, "test_decoupled_decay_preserves_inactivity", "test_coupled_decay_breaks_inactivity"),
                  gates=True, suite_level=False, precision=EXACT,
                  low_precision="Exact comparisons in the requested dtype; the margins keep rounding from "
@@ -338,11 +345,18 @@ CATALOG: list[Entry] = [
         "generated gradients (magnitudes over several decades). After the run the masked coordinates equal their "
         "initial values bit for bit (the sign of zero ignored), some live coordinate moved at some step, and a "
         "stateful optimizer built state. Matrices-only subjects (Muon): masks made of whole rows and columns. A "
+        "fixed case (no draw: a 17-element vector and a 3 x 5 matrix with a zero row and column) is also run "
+        "at the family's published defaults (the paper's values, e.g. Adafactor's eps1 = 1e-30) in the run's "
+        "dtype, so that a deviation at the configuration everyone runs is found every run. A "
         "configuration with decay (weight_decay > 0, AdamW's and ASGD's defaults) must be reported as out of "
         "scope (a typed outcome carrying the measured displacement of the zero-gradient coordinates); in "
         "float64 a displacement of exactly 0 while some such coordinate is non-zero is a FAIL: the subject "
-        "accepted a decay hyperparameter and ignored it.",
+        "accepted a decay hyperparameter and ignored it; and the displacement must follow the subject's declared "
+        "decay law (decoupled: theta_0 prod (1 - lr lambda) within gamma_2k(u); coupled: the family's reference "
+        "fed 0 within gamma_16k(u) (|theta_0| + path)), so that no decay bug hides under out of scope. The "
+        "GradScaler test reports a subject's own default decay as out of scope too.",
         tests=_t(M3, "test_zero_gradient_coordinates_never_move", "test_muon_zero_rows_and_columns_never_move",
+                 "test_published_defaults_keep_zero_gradient_coordinates_bit_identical",
                  "test_weight_decay_is_outside_the_hypothesis") + _t(MMP, "test_skipped_scaled_steps_move_nothing"),
         gates=True, suite_level=False, precision=EXACT,
         low_precision="Under --dtype float32, bfloat16 or float16 the injected tensors (zero-gradient and Muon "
@@ -365,10 +379,11 @@ CATALOG: list[Entry] = [
                       "bit-identical, whether the scaler skips it or the optimizer handles the scaling itself."),
     theorem(
         "T4", "Reference recursions", ["[GM] Lemmas 4.8-4.9", "[CUT] eqs. (22)-(23), (28)-(30)",
-                                       "torch.optim documentation", "[LION] Alg. 2"], M4,
+                                       "torch.optim documentation", "[LION] Alg. 2", "[NW] Alg. 7.4"], M4,
         "every iterate follows an independent float64 reference of the family's recursion over the whole usage "
         "contract (every hyperparameter, schedules, groups, shapes and layouts, grad None, state_dict round "
-        "trip), within a bound derived from the unit roundoff and the step count; low-precision paths too",
+        "trip; L-BFGS's two-loop recursion too), within a bound derived from the unit roundoff; in low "
+        "precision step by step from the subject's own state; refuses what torch.optim refuses",
         "For a subject whose family has a reference recursion (written from the papers and torch.optim's "
         "documented algorithms, never by calling torch.optim): 1-3 parameter groups, each with its own "
         "hyperparameters drawn from the family record's whole contract (maximize, dampening, nesterov, centered, "
@@ -378,23 +393,55 @@ CATALOG: list[Entry] = [
         "under both zero_grad modes; lr, betas or momentum written into param_groups between steps (what "
         "schedulers do). After every step the subject's float64 iterates are within gamma_{16K}(u_64) "
         "(|theta_0| + sum |increments|) of the reference, and a state_dict() saved mid-run and loaded into a "
-        "freshly built optimizer continues the run bit for bit. A constructor argument the subject does not "
-        "take is not passed (recorded). Known torch deviations found this way (fused CPU kernels ignore "
-        "strides; load_state_dict casts NAdam/ASGD scalar state to a low-precision dtype; fused SGD never "
-        "updates full SIMD blocks of a float16/bfloat16 parameter) are listed in "
-        "kinkcheck/expectations/torch-builtin.txt with reproduction scripts in docs/torch-deviations/.",
+        "freshly built optimizer continues the run bit for bit. T4 never compares against a value the subject "
+        "was not given: a switch its constructor lacks (maximize, amsgrad, a decay) is compared at its off "
+        "position (the cases that drew it on are recorded), any other missing hyperparameter (eps, ...) makes the "
+        "test n/s; hyperparameters renamed in the spec (?rename=) are passed under the subject's names, and the "
+        "declared decay law (?decay_law=) decides the reference's decay. torch's fused paths run every axis but "
+        "the layouts their CPU kernels ignore (and, for fused SGD with momentum, parameters whose first gradient "
+        "comes after step 1), recorded in the report. Known torch deviations found this way (fused CPU kernels "
+        "ignore strides; load_state_dict casts NAdam/ASGD scalar state to a low-precision dtype; fused SGD never "
+        "updates full SIMD blocks of a float16/bfloat16 parameter) have reproduction scripts in "
+        "docs/torch-deviations/; those the built-in run expects are listed, per test and dtype, in "
+        "kinkcheck/expectations/torch-builtin.txt. L-BFGS, which has no per-coordinate recursion, is compared "
+        "by its own test: an independent float64 reference of the two-loop recursion ([NW] Alg. 7.4, initial "
+        "scaling eq. (7.20)) with line_search_fn=None, history sizes 2-8, 1-4 iterations per step, drawn "
+        "tolerances, on well-conditioned quadratics (gradient fl(Ax + b) handed to the subject, parameters a "
+        "vector and a matrix), 1-10 steps: after every step(closure) the subject's iterate is within twice "
+        "the reference's first-order running error bound (Higham sec. 3.3); a step whose branch (curvature "
+        "pair kept, a tolerance met) the bound does not decide ends the comparison, counted. The strong-Wolfe "
+        "line search is not compared. The error contract: where torch.optim raises (a parameter in two groups, a "
+        "load_state_dict whose groups do not match this optimizer's, lr < 0 for a family with a torch.optim "
+        "class), the subject must raise too; accepting one silently is a FAIL naming what it accepted.",
         tests=_t(M4, "test_iterates_follow_the_family_recursion",
-                 "test_low_precision_iterates_stay_within_the_rounding_bound"),
+                 "test_low_precision_iterates_stay_within_the_rounding_bound",
+                 "test_lion_low_precision_steps_follow_the_recursion",
+                 "test_the_subject_refuses_what_torch_optim_refuses")
+        + _t(M4L, "test_lbfgs_follows_the_two_loop_recursion"),
         gates=True, suite_level=False, precision=ROUNDING,
         low_precision="The first test runs in float64 whatever --dtype says (1e-12: about 50 steps of a few "
                       "ulps, ten-fold margin). The second runs float32, bfloat16 or float16 parameters (gradients "
-                      "and state in that dtype) and asserts the iterates stay within gamma_{16K}(u) (|theta_0| + "
-                      "sum |increments|) of the float64 reference from the same rounded start, u the dtype's unit "
-                      "roundoff and K the steps, and that a state_dict round trip continues bit for bit. "
-                      "Adafactor in float16 is an expected failure recorded in its family record: torch's "
-                      "Adafactor squares the gradient in the parameter dtype, a gradient above ~256 overflows to "
-                      "inf and lerp_ turns it into NaN (docs/torch-deviations/adafactor_float16_square_overflow.py; "
-                      "the same cause makes its float16 T3 cell an expected deviation)."),
+                      "and state in that dtype) and checks every step against one step of the family's float64 "
+                      "recursion started from the subject's own iterate and state (optimizer.state; the "
+                      "reference's own state with its carried bound where the keys differ), within the running "
+                      "rounding-error bound of that step's formula in the dtype's unit roundoff (u |theta'| for the "
+                      "final add plus each term weighted by its count of roundings; contract_runs.PerStep, "
+                      "recursions.Bounded); the exposed state is checked against the same bound, and a state_dict "
+                      "round trip continues bit for bit in that dtype. Measured: a per-step error of 1-2% (SGD "
+                      "momentum, Lion, RMSprop, Adagrad) or 8% (Adam) fails in bfloat16, 0.1-0.5% in float16, "
+                      "1e-6 in float32; torch's own paths use up to 0.90-0.99 of the bound. The hyperparameters "
+                      "drawn there keep their squares and reciprocals in the dtype's normal range (kernels square "
+                      "and invert them: Adafactor's eps1 = 1e-30 is not drawn in float32/bfloat16). Lion has its "
+                      "own low-precision test: its step is exact except where its interpolation is within "
+                      "rounding of 0, where the coordinate's step is bounded by 2 lr plus rounding. Expected "
+                      "failures of the built-in run only (lines of torch-builtin.txt naming the test and dtype; a "
+                      "user's subject is checked): torch's Adafactor in float16 squares the gradient in the "
+                      "parameter dtype, a gradient above ~256 overflows to inf and lerp_ turns it into NaN "
+                      "(docs/torch-deviations/adafactor_float16_square_overflow.py); torch's foreach RAdam in "
+                      "float16 divides sqrt(v) + eps by the step size and inverts it, which overflows for a small "
+                      "lr and drops the step (radam_foreach_float16_step_overflow.py); fused SGD's SIMD blocks and "
+                      "load_state_dict's scalar casts (above). The error contract (a parameter in two groups, a "
+                      "load_state_dict whose groups do not match, lr < 0) is dtype-independent."),
     theorem(
         "T5", "Non-convergence probability grows with width",
         ["[GM] Thm 4.2, Cor 4.3, Cor 4.5-4.7, Thm 1.1", "[GMD]"], M5,
@@ -957,7 +1004,7 @@ def markdown() -> str:
            "how it holds in low precision.", "",
            "- **gates a subject: yes** — the outcome depends on the optimizer or activation under test; the "
            "test runs in a gate (`--optimizer`/`--activation`). **suite-level** — a fact about the suite's own "
-           "oracles and samplers, independent of the subject; a gate run skips it unless `--all-theorems`. "
+           "oracles and samplers, independent of the subject; a gate run skips it unless `--kinkcheck-all-theorems`. "
            "**both** — parts of each kind.",
            "- **in float16/bfloat16/float32:**"]
     out += [f"  - *{k}*: {v}" for k, v in PRECISION_CLASSES.items()]
@@ -999,7 +1046,7 @@ def readme_section() -> str:
            "The full catalogue — each part's precise statement as the suite checks it, its sources, its tests "
            "and its precision class — is [docs/theorems.md](docs/theorems.md) (`kinkcheck theorems` prints "
            "it). *Gates a subject*: yes = depends on the optimizer/activation under test, suite-level = "
-           "independent of it (a gate run skips it unless `--all-theorems`), both = parts of each kind.", "",
+           "independent of it (a gate run skips it unless `--kinkcheck-all-theorems`), both = parts of each kind.", "",
            "| ID | source | what is checked | gates a subject? | in float16/bfloat16/float32 |",
            "|---|---|---|---|---|"]
     out += [f"| {e.id} | {_md_cell(e.source)} | {_md_cell(e.summary)} | {e.gate_label} | {e.precision} |"

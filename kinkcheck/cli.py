@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kinkcheck import __version__, figures
-from kinkcheck.harness.audit import command as audit
-from kinkcheck import catalog
+from kinkcheck import __version__, catalog, figures
+from kinkcheck.harness.audit import command as audit  # torch is imported only when `audit` runs
 
 
 def cmd_theorems(args) -> int:
@@ -33,9 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
+    if not getattr(args, "func", None):  # no subcommand: a usage error, as argparse's own
+        parser.print_help(sys.stderr)
+        return 2
     return args.func(args)
 
 

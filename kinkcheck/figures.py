@@ -1,6 +1,6 @@
 """``kinkcheck report``: plots of the theorems' measured figures against the theory.
 
-Reads the JSON report a run wrote (``pytest theorems/ --report-json r.json``) and writes PNGs:
+Reads the JSON report a run wrote (``pytest theorems/ --kinkcheck-report-json r.json``) and writes PNGs:
 
 - ``conformance.png``      the subject x theorem table, coloured by outcome;
 - ``t5_width.png``          P(some neuron inactive) = 1 - (1 - p)^H, a lower bound on
@@ -37,13 +37,15 @@ OUTCOME_COLOURS = {"passed": "#4caf50", "failed": "#e53935", "xfail": "#ffb300",
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("report", help="plot the measured figures of a JSON report against the theory",
                               description=__doc__, formatter_class=_raw())
-    p.add_argument("--json", metavar="PATH", help="report written by pytest --report-json")
+    p.add_argument("--json", metavar="PATH", help="report written by pytest --kinkcheck-report-json")
     p.add_argument("--out", metavar="DIR", help="directory for the PNGs (created)")
     p.add_argument("--merge", nargs="+", metavar="SHARD.json",
                    help="merge the JSON reports of disjoint shards of one run into one conformance table "
                         "(printed; --json-out/--md-out write it); no plots")
     p.add_argument("--json-out", metavar="PATH", help="with --merge: write the merged JSON report")
     p.add_argument("--md-out", metavar="PATH", help="with --merge: write the merged Markdown table")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="with --merge: also print the measured figures (the JSON and Markdown outputs have them)")
     p.add_argument("--only", default=None, metavar="NAMES",
                    help="comma-separated subset of: " + ", ".join(PLOTS))
     p.add_argument("--dpi", type=int, default=110)

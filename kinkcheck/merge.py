@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -18,7 +19,8 @@ def run(args) -> int:
         return 2
     header = f"{meta.get('header', 'kinkcheck')} — merged from {meta['shards']} shards"
     dtype = meta.get("dtype")
-    print(report.terminal_table(records, header, dtype))
+    width = shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else None
+    print(report.terminal_table(records, header, dtype, width=width, figures=bool(getattr(args, "verbose", 0))))
     if args.json_out:
         Path(args.json_out).write_text(report.json_report(records, meta))
     if args.md_out:

@@ -5,7 +5,7 @@ print a Markdown table: one row per family, one column per dtype, each cell the 
 
     python scripts/precision_matrix.py [--dtypes float32,float16,bfloat16] [--families adam,sgd]
                                        [--profile kinkcheck-ci] [--workers 2] [--out matrix.md]
-                                       [--keep DIR]   # keep each run's --report-json
+                                       [--keep DIR]   # keep each run's --kinkcheck-report-json
 
 Each cell is the command a user runs, ``pytest theorems/ --dtype D --optimizer F=torch.optim:C``,
 on the for-loop path (``?foreach=False`` where the class takes it), with
@@ -51,10 +51,10 @@ def run_cell(family: str, cls: str, dtype: str, *, profile: str, workers: int, j
 def run_subjects(families: list[tuple[str, str]], dtype: str, *, profile: str, workers: int,
                  json_path: Path) -> list[dict]:
     """One pytest run with every family in ``families`` as a subject (one row each); a result per family."""
-    specs = [a for family, cls in families for a in ("--optimizer", f"{family}=torch.optim:{cls}")]
+    specs = [a for family, cls in families for a in ("--kinkcheck-optimizer", f"{family}=torch.optim:{cls}")]
     cmd = [sys.executable, "-m", "pytest", str(ROOT / "theorems"), "-q", "-p", "no:cacheprovider",
-           "--hypothesis-profile", profile, "--dtype", dtype, *specs,
-           "--xfails-file", str(EXPECTATIONS), "--report-json", str(json_path)]
+           "--hypothesis-profile", profile, "--kinkcheck-dtype", dtype, *specs,
+           "--kinkcheck-xfails-file", str(EXPECTATIONS), "--kinkcheck-report-json", str(json_path)]
     if workers > 1:
         cmd += ["-n", str(workers)]
     start = time.perf_counter()

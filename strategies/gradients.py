@@ -97,6 +97,10 @@ SIMD_SIZES = (1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65)
 MATRIX_SHAPES = ((2, 3), (3, 5), (4, 4), (1, 9), (4, 8), (5, 13), (8, 8), (2, 17), (3, 2), (9, 4))
 LAYOUTS = ("0-d", "empty", "vector", "matrix", "transposed", "strided", "channels_last")
 MATRIX_LAYOUTS = ("matrix", "transposed", "strided")
+NONCONTIGUOUS_LAYOUTS = ("transposed", "strided", "channels_last")
+# Axes of the contract a subject may be declared not to support (``OptimizerSubject.skip_axes``, each with
+# its reason): contract_cases then leaves them out, and the table shows them as not run.
+AXES = ("layouts", "late first gradient")
 
 
 @dataclass
@@ -173,10 +177,13 @@ class ContractCase:
 
 @st.composite
 def parameters(draw, *, dtype: torch.dtype, device, matrices_only: bool = False, takes_empty: bool = True,
-               scale: float = 2.0) -> Parameter:
+               scale: float = 2.0, strided: bool = True) -> Parameter:
     """One parameter: 0-d, empty, a vector whose length straddles a SIMD width, a matrix, a
-    non-contiguous view (transposed, or every other column), a channels_last 4-D tensor."""
+    non-contiguous view (transposed, or every other column), a channels_last 4-D tensor.
+    ``strided=False``: contiguous parameters and gradients only (the "layouts" axis left out)."""
     layouts = MATRIX_LAYOUTS if matrices_only else tuple(l for l in LAYOUTS if takes_empty or l != "empty")
+    if not strided:
+        layouts = tuple(l for l in layouts if l not in NONCONTIGUOUS_LAYOUTS)
     layout = draw(st.sampled_from(layouts), label="layout")
     if layout == "0-d":
         shape = ()
@@ -191,23 +198,28 @@ def parameters(draw, *, dtype: torch.dtype, device, matrices_only: bool = False,
     seed = draw(seeds, label="values seed")
     gen = seeded_generator(seed, device)
     values = (torch.randn(shape, generator=gen, dtype=torch.float64, device=device) * scale).to(dtype)
-    grad_layout = draw(st.sampled_from(["same", "other"]), label="grad layout") if len(shape) >= 2 else "same"
+    grad_layout = draw(st.sampled_from(["same", "other"]), label="grad layout") if len(shape) >= 2 and strided \
+        else "same"
     return Parameter(values.to(torch.float64), layout, grad_layout)
 
 
 @st.composite
 def contract_cases(draw, family: str, device, *, dtype: torch.dtype = torch.float64, max_steps: int = 30,
-                   max_groups: int = 3, state_dict: bool = True) -> ContractCase:
+                   max_groups: int = 3, state_dict: bool = True, skip_axes=frozenset()) -> ContractCase:
     """A contract case for ``family`` (its record's ranges): 1..max_groups parameter groups, each with
     its own hyperparameters from the family's whole contract and 1-2 parameters of mixed shapes and
     layouts; 3..max_steps steps; some gradients absent (always one after that parameter's first
     step); both zero_grad modes; scheduler writes into param_groups (always one, at step >= 2); a
-    state_dict round trip after a step in the middle.
+    state_dict round trip after a step in the middle. ``skip_axes`` (names in ``AXES``) leaves axes
+    out: "layouts" (contiguous parameters and gradients only), "late first gradient" (every parameter
+    gets a gradient at step 1).
 
     Low precision (``dtype`` not float64): the claim is a rounding bound valid while every quantity
     stays in the dtype's normal range, so gradient magnitudes span 2^0..2^3 (their squares and
     (1 - beta2) g^2 stay normal in float16), hyperparameter values below the dtype's smallest normal
-    (eps = 1e-8 in float16) are not drawn, and parameters start near the scale of a step."""
+    (eps = 1e-8 in float16) are not drawn, nor values whose square or reciprocal leaves the dtype's
+    normal range (kernels use hyperparameters squared and inverted: Adafactor's eps1 = 1e-30 in
+    float32/bfloat16, ``strategies.optimizers.kernel_safe``), and parameters start near the scale of a step."""
     from kinkcheck.strategies.optimizers import contract_hyperparameters, scheduled_change
 
     if max_steps < 3:
@@ -216,21 +228,26 @@ def contract_cases(draw, family: str, device, *, dtype: torch.dtype = torch.floa
     record = FAMILIES[family] if family in FAMILIES else None
     if record is None:
         raise InvalidArgument(f"unknown family {family!r}")
+    unknown_axes = set(skip_axes) - set(AXES)
+    if unknown_axes:
+        raise InvalidArgument(f"unknown contract axes {sorted(unknown_axes)} (valid: {', '.join(AXES)})")
+    strided = "layouts" not in skip_axes
     low = dtype != torch.float64
     tiny = torch.finfo(dtype).tiny
     groups = []
     for i in range(draw(st.integers(1, max_groups), label="groups")):
-        hp = draw(contract_hyperparameters(family, below=tiny if low else 0.0))
+        hp = draw(contract_hyperparameters(family, below=tiny if low else 0.0, dtype=dtype if low else None))
         if groups:  # what the family reads from the constructor only is the same in every group
             hp.update({name: groups[0].hyperparameters[name] for name, _ in record.constructor_only})
         scale = 2.0 if not low else draw(st.sampled_from([1.0, 10.0]), label="theta0 / lr") * hp.get("lr", 1e-2)
         params = [draw(parameters(dtype=dtype, device=device, matrices_only=record.matrices_only,
-                                  takes_empty=record.takes_empty, scale=scale))
+                                  takes_empty=record.takes_empty, scale=scale, strided=strided))
                   for _ in range(draw(st.integers(1, 2), label=f"parameters in group {i}"))]
         groups.append(Group(params, hp))
     if all(p.values.numel() == 0 for g in groups for p in g.parameters):  # something must move
         groups[0].parameters.append(draw(parameters(dtype=dtype, device=device, matrices_only=True,
-                                                    takes_empty=False, scale=2.0 if not low else scale)))
+                                                    takes_empty=False, scale=2.0 if not low else scale,
+                                                    strided=strided)))
     n = sum(len(g.parameters) for g in groups)
     steps = draw(st.integers(3, max_steps), label="steps")
     absent = {(k, j) for k in range(1, steps + 1) for j in range(n)
@@ -239,6 +256,8 @@ def contract_cases(draw, family: str, device, *, dtype: torch.dtype = torch.floa
     absent.discard((1, j0))
     skipped = draw(st.integers(2, steps), label="skipped step")
     absent.add((skipped, j0))  # after its first step, with its gradient set to None
+    if "late first gradient" in skip_axes:
+        absent -= {(1, j) for j in range(n)}
     set_to_none = draw(st.lists(st.booleans(), min_size=steps, max_size=steps), label="zero_grad set_to_none")
     set_to_none[skipped - 1] = True
     if all(set_to_none[1:]):  # both modes after step 1, where they differ

@@ -114,10 +114,10 @@ class SuiteRun:
 
 
 def optimizer_args(*specs: str) -> list[str]:
-    """``--optimizer S`` for each spec: one run, one row of the table per subject."""
+    """``--kinkcheck-optimizer S`` for each spec: one run, one row of the table per subject."""
     if len(set(specs)) != len(specs):
         raise ValueError(f"a batch needs distinct subject labels, got {specs}")
-    return [a for s in specs for a in ("--optimizer", s)]
+    return [a for s in specs for a in ("--kinkcheck-optimizer", s)]
 
 
 @pytest.fixture
@@ -135,10 +135,11 @@ def run_suite(pytester, monkeypatch):
 
     def run(*args: str, modules: tuple[str, ...] = (), profile: str = "kinkcheck-selftest") -> SuiteRun:
         paths = [str(ROOT / "theorems" / m) for m in modules]
-        given = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--report-json"]
-        given += [a.split("=", 1)[1] for a in args if a.startswith("--report-json=")]
+        names = ("--report-json", "--kinkcheck-report-json")
+        given = [args[i + 1] for i, a in enumerate(args[:-1]) if a in names]
+        given += [a.split("=", 1)[1] for a in args if a.startswith(tuple(f"{n}=" for n in names))]
         report = pytester.path / given[-1] if given else pytester.path / f"kinkcheck-report-{next(counter)}.json"
-        extra = () if given else ("--report-json", str(report))
+        extra = () if given else ("--kinkcheck-report-json", str(report))
         result = pytester.runpytest_subprocess(
             *paths, *args, *extra, "-p", "no:cacheprovider", "--hypothesis-profile", profile,
             "-W", "ignore::DeprecationWarning", f"--rootdir={ROOT}", "-q")

@@ -16,6 +16,8 @@ class Elementwise(torch.optim.Optimizer):
     """Per parameter: ``update(p, g, state, group)`` with g already negated under ``maximize``."""
 
     def __init__(self, params, **defaults):
+        if defaults.get("lr", 0.0) < 0:  # torch.optim's error contract (T4 checks it)
+            raise ValueError(f"Invalid learning rate: {defaults['lr']}")
         super().__init__(params, defaults)
 
     def gradient(self, p, state, group):

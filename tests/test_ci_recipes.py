@@ -143,3 +143,42 @@ def test_gitlab_job_runs_the_scripts_command():
     else:
         script = ["\n".join(yaml.safe_load(text)["kinkcheck"]["script"])]
     assert _pytest_lines(script) == [_script_command()]
+
+
+def _guards() -> list[tuple[str, list[str]]]:
+    """(name, shell command) of the step of each recipe that refuses an empty KINKCHECK_OPTIMIZERS."""
+    yaml = pytest.importorskip("yaml")
+    workflow = yaml.safe_load((ROOT / "ci" / "github-actions.yml").read_text())
+    (job,) = workflow["jobs"].values()
+    github = next(s["run"] for s in job["steps"] if "KINKCHECK_OPTIMIZERS is empty" in s.get("run", ""))
+    gitlab = next(line for line in yaml.safe_load((ROOT / "ci" / "gitlab-ci.yml").read_text())["kinkcheck"]["script"]
+                  if "KINKCHECK_OPTIMIZERS is empty" in line)
+    return [("github", ["bash", "-e", "-c", github]), ("gitlab", ["sh", "-c", gitlab])]
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_the_recipes_fail_on_an_empty_optimizer_variable(value):
+    """Before: an empty KINKCHECK_OPTIMIZERS silently ran the built-in torch.optim set and exited 0."""
+    for name, command in _guards():
+        empty = subprocess.run(command, env={**os.environ, "KINKCHECK_OPTIMIZERS": value},
+                               capture_output=True, text=True, timeout=30)
+        assert empty.returncode != 0 and "KINKCHECK_OPTIMIZERS is empty" in empty.stdout + empty.stderr, name
+        given = subprocess.run(command, env={**os.environ, "KINKCHECK_OPTIMIZERS": "adam=x:Y"},
+                               capture_output=True, text=True, timeout=30)
+        assert given.returncode == 0, (name, given.stdout + given.stderr)
+
+
+def test_the_recipes_state_what_the_gate_does():
+    text = (ROOT / "ci" / "github-actions.yml").read_text() + (ROOT / "ci" / "gitlab-ci.yml").read_text()
+    assert "unknown family: only family-independent theorems run" not in text  # an unknown family exits 4
+    assert "unknown family" in text and "exit 4" in text
+    for recipe in ("github-actions.yml", "gitlab-ci.yml", "kinkcheck-gate.sh", "github-actions-nightly-sharded.yml"):
+        words = (ROOT / "ci" / recipe).read_text().split()
+        old = [w for w in words if w in ("--report-md", "--report-json", "--xfails-file", "--all-theorems",
+                                         "--optimizer", "--activation")]
+        assert not old, (recipe, old)  # the namespaced names
+
+
+def test_gate_takes_several_specs_separated_by_semicolons(user_repo):
+    r = run_gate(user_repo, KINKCHECK_OPTIMIZERS="adam=theirpkg.optim:TheirAdam;adam=theirpkg.optim:TheirLeakyAdam")
+    assert failed_cells(user_repo) == {("T3", "adam=theirpkg.optim:TheirLeakyAdam")}, r.stdout + r.stderr

@@ -168,7 +168,7 @@ def test_an_unrelated_run_gets_the_same_settings_with_and_without_kinkcheck(tmp_
     (tmp_path / "test_unrelated.py").write_text(UNRELATED)
     env = {"CI": "true"} if ci else {}
     with_plugin = _settings(tmp_path, **env)
-    without = _settings(tmp_path, "-p", "no:kinkcheck.plugin", **env)
+    without = _settings(tmp_path, "-p", "no:kinkcheck", **env)
     assert with_plugin == without, f"kinkcheck changed a user's Hypothesis settings: {with_plugin} vs {without}"
 
 

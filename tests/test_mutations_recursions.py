@@ -53,7 +53,8 @@ def _t4_verdict_missing(run, spec) -> str | None:
 
 def test_t4_rejects_every_wrong_recursion_and_accepts_the_correct_ones(run_suite):
     """One run, one row per subject: each wrong recursion is rejected with T4 named, each correct
-    from-scratch optimizer (tests/reference_impls.py, CorrectAdam) has no FAIL or ERROR cell."""
+    from-scratch optimizer (tests/reference_impls.py, CorrectAdam) has no FAIL or ERROR cell, the error
+    contract (test_the_subject_refuses_what_torch_optim_refuses) included."""
     r = run_suite(*optimizer_args(*WRONG, *CORRECT), modules=MODULE)
     assert r.ret == 1, r.text[-3000:]
     wrong = r.verdicts({spec: {"T4"} for spec in WRONG}, accepted=CORRECT)
@@ -126,3 +127,16 @@ def test_every_contract_range_builds_the_torch_class():
         for hp, spec in record.contract_space().items():
             for value in values(spec):
                 cls([p], **{**base, **record.fixed, hp: value})
+
+
+def test_t4_rejects_an_optimizer_that_accepts_what_torch_optim_refuses(run_suite):
+    """The error contract's tooth: LenientAdam (correct iterates) keeps a parameter listed in two groups
+    once, takes a negative lr as its magnitude and ignores a state_dict that does not match its groups;
+    torch's own Adam refuses all three and passes."""
+    spec = f"adam={BROKEN}:LenientAdam"
+    r = run_suite(*optimizer_args(spec, "adam=torch.optim:Adam"), "-k", "refuses", modules=MODULE)
+    assert r.ret == 1, r.text[-3000:]
+    wrong = r.verdicts({spec: {"T4"}}, accepted=["adam=torch.optim:Adam"])
+    assert not wrong, "\n".join(wrong) + "\n" + r.text[-3000:]
+    for accepted in ("the same parameter in two parameter groups", "load_state_dict of a state_dict", "< 0"):
+        assert accepted in r.text, r.text[-3000:]

@@ -20,7 +20,8 @@ def test_a_failure_names_the_theorem_its_source_and_a_command_that_fails_again(r
     run = run_suite("--optimizer", BROKEN, modules=("test_frozen_coordinates.py",))
     assert run.ret == 1, run.text[-3000:]
     assert "T3: Frozen coordinates for every optimizer — [GM] Setting 4.1" in run.text
-    assert f"subject: {BROKEN}" in run.text and "FAIL: the subject violates T3" in run.text
+    assert f"subject: {BROKEN}" in run.text
+    assert re.search(r"FAIL.*(the subject violates|the subject fails) T3", run.text), run.text[-3000:]
     commands = re.findall(r"^reproduce: (.+)$", run.text, re.M)
     assert commands, run.text[-3000:]
     args = shlex.split(commands[0])
@@ -28,7 +29,7 @@ def test_a_failure_names_the_theorem_its_source_and_a_command_that_fails_again(r
            "OMP_NUM_THREADS": "1"}
     again = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 1, again.stdout[-3000:] + again.stderr[-2000:]
-    assert "FAIL: the subject violates T3" in again.stdout and "1 failed" in again.stdout
+    assert re.search(r"FAIL.*(the subject violates|the subject fails) T3", again.stdout) and "1 failed" in again.stdout
 
 
 SUITE_LEVEL = '''
@@ -70,10 +71,10 @@ def test_the_run_header_comes_first_and_names_the_environment(run_suite, monkeyp
     monkeypatch.setenv("KINKCHECK_EXAMPLE_SETTING", "1")
     run = run_suite("--optimizer", "sgd=torch.optim:SGD", modules=("test_frozen_coordinates.py",))
     lines = run.text.splitlines()
-    assert lines[0].startswith("kinkcheck "), lines[:3]  # before any test result, even under -q
-    assert lines[1] == "kinkcheck subjects (1): sgd=torch.optim:SGD", lines[:3]
-    assert lines[2] == "kinkcheck environment: KINKCHECK_EXAMPLE_SETTING=1", lines[:3]
-    assert "hypothesis profile kinkcheck-selftest" in lines[0]
+    head = lines[:lines.index("kinkcheck environment: KINKCHECK_EXAMPLE_SETTING=1") + 1]  # before any result
+    assert head[0].startswith("kinkcheck ") and all(line.startswith(("kinkcheck", "  ")) for line in head), head
+    assert "kinkcheck subjects (1): sgd=torch.optim:SGD" in head, head
+    assert "hypothesis profile kinkcheck-selftest" in " ".join(head)
 
 
 def test_a_gate_runs_only_what_depends_on_the_subject(run_suite):
@@ -162,10 +163,12 @@ def test_expectation_lines_can_be_limited_to_dtypes(tmp_path):
 
     path = tmp_path / "x.txt"
     path.write_text("T4::adam[fused]  # layouts\n@float16,bfloat16 T3::adam[forloop]  # eps underflow\n")
-    assert set(expect.read(str(path))) == {("T4", "adam[fused]")}
-    assert set(expect.read(str(path), dtype="float16")) == {("T4", "adam[fused]"), ("T3", "adam[forloop]")}
+    lines = expect.read(str(path))
+    assert expect.match(lines, "T4", "adam[fused]") is not None
+    assert expect.match(lines, "T3", "adam[forloop]", dtype="float64") is None  # never silences float64
+    assert expect.match(lines, "T3", "adam[forloop]", dtype="float16") is not None
     shipped = expect.read(str(expect.BUILTIN))
-    assert ("T4", "adam[fused]") in shipped and all(s.endswith("]") for _, s in shipped)
+    assert shipped and all(k.theorem and k.subject for k in shipped)
     scripts = {p.name for p in (ROOT / "docs" / "torch-deviations").glob("*.py")}
     for reason in shipped.values():  # each names its mechanism; a named script exists
         assert len(reason) > 20, reason

@@ -13,8 +13,8 @@ def test_cell_outcome_is_the_worst_of_its_tests():
     assert cells[("T3", "adam")].outcome == "failed" and cells[("T3", "adam")].cases == 7
     assert cells[("T3", "sgd")].outcome == "passed" and cells[("T3", "sgd")].out_of_scope == 1
     table = terminal_table(records)
-    assert "FAIL 7" in table and "pass 4+oos" in table
-    assert "| `sgd` | pass 4+oos |" in markdown_table(records)
+    assert "FAIL 7" in table and "pass 3 · oos 1" in table  # what ran, and what did not, side by side
+    assert "| `sgd` | pass 3 · oos 1 |" in markdown_table(records)
 
 
 def test_xdist_gives_the_same_cells_as_a_serial_run(run_suite, tmp_path):
@@ -30,3 +30,22 @@ def test_xdist_gives_the_same_cells_as_a_serial_run(run_suite, tmp_path):
     assert cells[0][("T3", "adam=torch.optim:Adam")][0] == "passed"
     md = (tmp_path / "parallel.md").read_text()
     assert "| `adam=torch.optim:Adam` | pass" in md and "FAIL" in md
+
+
+def test_merged_report_shows_figures_only_with_v_and_keeps_the_legend(tmp_path, capsys):
+    from kinkcheck.cli import main
+    from kinkcheck.plugin.report import json_report
+
+    shard = tmp_path / "shard.json"
+    records = [TestRecord("theorems/test_x.py::test_a", "T5", "(suite)", "passed", 3, figures={"p (exact)": 0.25}),
+               TestRecord("theorems/test_x.py::test_b", "T5", "(suite)", "not-supported", 0,
+                          reason="not supported: adam does not accept maximize")]
+    shard.write_text(json_report(records, {"exitstatus": 0, "header": "kinkcheck", "subjects": []}))
+    assert main(["report", "--merge", str(shard), "--md-out", str(tmp_path / "m.md")]) == 0
+    out = capsys.readouterr().out
+    assert "pass 3 · n/s 1" in out and "p (exact)" not in out and "legend:" in out
+    assert main(["report", "--merge", str(shard), "-v"]) == 0
+    assert "p (exact): 0.25" in capsys.readouterr().out
+    md = (tmp_path / "m.md").read_text()
+    assert "**Legend**" in md and "p (exact): 0.25" in md
+    assert json.loads(json_report(records, {}))["coverage"][0]["not_supported"] == 1

@@ -51,6 +51,7 @@ def test_the_nightly_recipe_runs_every_shard_and_merges_them():
     groups = recipe["jobs"]["shard"]["strategy"]["matrix"]["group"]
     assert groups == list(range(1, int(recipe["env"]["SHARDS"]) + 1))
     shard_cmd = next(s["run"] for s in recipe["jobs"]["shard"]["steps"] if "pytest" in str(s.get("run", "")))
-    assert '--splits "$SHARDS" --group ${{ matrix.group }}' in shard_cmd and "--report-json shard-" in shard_cmd
+    assert '--splits "$SHARDS" --group ${{ matrix.group }}' in shard_cmd
+    assert "--kinkcheck-report-json shard-" in shard_cmd
     merge_cmd = next(s["run"] for s in recipe["jobs"]["merge"]["steps"] if "--merge" in str(s.get("run", "")))
     assert "kinkcheck report --merge shard-*.json" in merge_cmd

@@ -13,7 +13,9 @@ from kinkcheck.harness.core.activations import clipping, repu
 from kinkcheck.harness.core.assertions import assert_all_exactly_zero, assert_bitwise_equal, assert_reached
 from kinkcheck.harness.core.examples import scaled
 from kinkcheck.harness.core.losses import LOSSES
+from kinkcheck.harness.core.guard import Guarded
 from kinkcheck.harness.core.outcomes import OutOfScope, require
+from kinkcheck.harness.oracles import decay_law
 from kinkcheck.harness.core.networks import Network, box_maximum, inactive_on_box
 from kinkcheck.harness.core.records import figure
 from kinkcheck.harness.experiments.revival import constructed_revival, constructed_revival_prediction, revival_search
@@ -24,6 +26,10 @@ from kinkcheck.strategies.optimizers import hyperparameters
 
 losses = st.sampled_from(sorted(LOSSES))
 TRAINING_LR = 0.01  # cap: generated networks are not normalised, a larger step may diverge
+
+# Families whose update is Adam's normalised step: T2(e) checks their decay by the law each subject
+# declares (its family record's, or the spec's ?decay_law=): decoupled keeps inactivity, coupled breaks it.
+ADAM_LIKE = {"adam", "amsgrad", "adamw", "adamax", "nadam", "radam"}
 
 
 def activations_under_theorem(activation):
@@ -38,17 +44,31 @@ def _gradients(case, loss_name):
     return net
 
 
-def out_of_scope_with_displacement(subject, reason, after, before, dtype):
+def out_of_scope_with_displacement(subject, reason, after, before, dtype, *, optimizer=None, steps=None):
     """THEOREMS.md T2 (weight decay is outside [GM] Lemmas 4.8-4.9): report the configuration out of
     scope, carrying the measured displacement of the parameters the theorem would freeze. In
     float64 every decay changes a nonzero parameter by a relative amount far above the unit
     roundoff 2^-53 per step, so a displacement of 0 there means the subject ignored its decay: a FAIL.
-    (In lower precision a tiny lr x decay may round away: recorded, not asserted.)"""
+    (In lower precision a tiny lr x decay may round away: recorded, not asserted.) Given the optimizer
+    and the steps run, and a subject whose declared law is decoupled, the parameters must also be where
+    that law puts them: scaled by prod (1 - lr lambda) ([GM] Setting 3.1: the neuron stays inactive, so
+    its gradient stays 0), up to the rounding derived in ``harness/oracles/decay_law.py``."""
     moved = max((float((a - b).abs().max()) if a.numel() else 0.0 for a, b in zip(after, before)), default=0.0)
     figure("displacement of frozen parameters under decay", moved, keep="max")
     if dtype == torch.float64 and any(bool((b != 0).any()) for b in before):
         assert moved > 0, (f"T2: {subject.label} configured with {reason.split(' ')[0]} did not move the "
                            f"inactive neuron's parameters: the subject ignores its decay hyperparameter")
+    if optimizer is not None and steps is not None and subject.decay_law == "decoupled":
+        masks = [torch.ones_like(b, dtype=torch.bool) for b in before]
+        law = decay_law.compare(subject, optimizer, list(before), list(after), masks, steps)
+        if law is not None:
+            figure("decay-law deviation / bound (decoupled)", law.max_deviation / law.bound if law.bound else 0.0,
+                   keep="max")
+            assert law.holds, (
+                f"T2 ([GM] Setting 3.1, out of scope): {subject.label} declares decoupled weight decay, but an "
+                f"inactive neuron's parameters do not follow it: {law.worst} (deviation {law.max_deviation:.3g} > "
+                f"rounding bound {law.bound:.3g}); if it decays coupled (L2 in the gradient), declare "
+                f"?decay_law='coupled'")
     raise OutOfScope("T2", reason, moved)
 
 
@@ -99,7 +119,8 @@ def test_inactive_neuron_never_moves(optimizer_subject, activation, placement, d
                  loss=LOSSES[loss_name], batches=batches)
     after = _incoming(net, case.inactive)
     if reason := out_of_scope_reason(traj.optimizer):
-        out_of_scope_with_displacement(optimizer_subject, reason, after, before, placement.dtype)
+        out_of_scope_with_displacement(optimizer_subject, reason, after, before, placement.dtype,
+                                       optimizer=traj.optimizer, steps=traj.steps)
     assert_bitwise_equal(after[0], before[0], "incoming weights of inactive neurons")
     assert_bitwise_equal(after[1], before[1], "biases of inactive neurons")
     w1, b1 = net.layer(1)  # inactive on the box in exact arithmetic (float64 on the dtype's values)
@@ -248,7 +269,7 @@ def test_momentum_can_revive_a_neuron_that_died_mid_training(optimizer_subject, 
     figure("step at which the constructed neuron revives (momentum 0.9)", revived, keep="max")
 
 
-@pytest.mark.theorem("T2", families={"adamw"})
+@pytest.mark.theorem("T2", families=ADAM_LIKE, decay_law="decoupled")
 @given(data=st.data(), steps=st.integers(1, 20), decay=st.sampled_from([1e-3, 1e-2, 0.1]))
 def test_decoupled_decay_preserves_inactivity(optimizer_subject, activation, placement, data, steps, decay):
     """[GM] Setting 3.1 (the inactive set is a cone), THEOREMS.md T2(e): decoupled weight decay
@@ -296,7 +317,7 @@ def test_decoupled_decay_preserves_inactivity(optimizer_subject, activation, pla
            float(covered.sum()) / max(1, int(case.inactive.sum())), keep="min")
 
 
-@pytest.mark.theorem("T2", families={"adam", "amsgrad"})
+@pytest.mark.theorem("T2", families={"adam", "amsgrad"}, decay_law="coupled")
 @given(lr_exp=st.integers(6, 9), decay=st.sampled_from([1e-3, 1e-2, 0.1]))
 def test_coupled_decay_breaks_inactivity(optimizer_subject, placement, lr_exp, decay):
     """THEOREMS.md T2(e) contrast to [GM] Lemma 4.9: coupled L2 decay feeds lambda*theta into Adam's
@@ -311,9 +332,13 @@ def test_coupled_decay_breaks_inactivity(optimizer_subject, placement, lr_exp, d
     opt = optimizer_subject.build([w, b], lr=lr, weight_decay=decay)
     x = placement.tensor([[0.0], [0.5], [1.0]])
     (torch.relu(x @ w[0].T + b[0]).sum() * 0).backward()  # the data term: exactly zero gradient
-    opt.step()
-    assert bool((b.detach() != -lr / 4).all()), "coupled decay did not move the inactive neuron"
+    Guarded(optimizer_subject, opt).step(1)
+    declare = (f" ({optimizer_subject.label} is checked as coupled (L2 in the gradient), its family's law; if it "
+               f"decays decoupled, AdamW-style, declare it: ?decay_law='decoupled')")
+    assert bool((b.detach() != -lr / 4).all()), \
+        "T2(e) [GM] Lemma 4.9 contrast: coupled decay did not move the inactive neuron" + declare
     assert not bool(inactive_on_box(w.detach(), b.detach(), lo, hi).all()), \
-        "coupled L2 decay left the neuron inactive (expected Adam's normalised step to cross 0)"
+        "T2(e) [GM] Lemma 4.9 contrast: coupled L2 decay left the neuron inactive (expected Adam's normalised " \
+        "step to cross 0)" + declare
     figure("bias after one coupled-decay step / lr", float(b.detach().item() / lr))
 

@@ -29,6 +29,10 @@ RATES = [10.0**k for k in range(1, 9)]
 # wrong derivative at an exact kink (1 or 0.5 instead of 0) leaves an O(1) difference.
 LIMIT_TOLERANCE = 1e-5
 
+# TorchScript is one of the modes checked (and torch.func's own helpers script lazily); torch >= 2.10
+# deprecates torch.jit.script: its warnings say nothing about the activation under test
+pytestmark = pytest.mark.filterwarnings(r"ignore:`torch\.jit\.script(_method)?` is deprecated:DeprecationWarning")
+
 
 def special_inputs(dtype):
     tiny = torch.finfo(dtype).tiny

@@ -18,9 +18,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kinkcheck.harness.audit import kinks
-from kinkcheck.harness.audit.kinks import COMPILE_MODE, DTYPES, MODES, Measurement, stamp
+if TYPE_CHECKING:
+    from kinkcheck.harness.audit.kinks import Measurement
+
+# torch is imported by the measuring functions only: `kinkcheck --help` and `kinkcheck theorems` do not pay
+# for it. These names equal kinks.DTYPES, kinks.MODES and kinks.COMPILE_MODE (a self-test checks it).
+DTYPES = ("float16", "bfloat16", "float32", "float64")
+MODES = ("eager", "func.grad", "func.vjp", "func.jvp", "jit.script")
+COMPILE_MODE = "compile"
+DEVICES = ("auto", "cpu", "cuda")
 
 FIELDS = ("d_pos", "d_neg", "d_up", "d_down", "d_pinf", "d_ninf", "d_nan", "conforming", "side", "positions")
 OPTIONAL = ("jax", "tf")
@@ -193,6 +201,8 @@ def collect(frameworks=("torch",) + OPTIONAL, dtypes=tuple(DTYPES), modes=MODES,
     in ``header["skipped"]``, never raised."""
     import torch
 
+    from kinkcheck.harness.audit import kinks
+
     devices = devices or kinks.devices()
     header = {"torch": torch.__version__, "device": ",".join(devices), "frameworks": {}, "skipped": []}
     rows: list[Measurement] = []
@@ -214,7 +224,30 @@ def collect(frameworks=("torch",) + OPTIONAL, dtypes=tuple(DTYPES), modes=MODES,
     return rows, header
 
 
+class DeviceError(SystemExit):
+    """A --device the audit cannot measure on this machine (exit 2, one line)."""
+
+
+def check_device(device: str) -> None:
+    """``--device`` must name a device this machine has: one line naming the problem, not a traceback."""
+    if device not in DEVICES:
+        raise DeviceError(f"kinkcheck audit: --device {device}: unknown device; choose from {', '.join(DEVICES)} "
+                          f"(the audit measures CPU and CUDA)")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise DeviceError("kinkcheck audit: --device cuda: torch finds no CUDA device on this machine "
+                              f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}); "
+                              "use --device cpu, or auto")
+
+
 def run(args) -> int:
+    try:
+        check_device(args.device)
+    except DeviceError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     dtypes = _split(args.dtypes, tuple(DTYPES), "dtype")
     modes = _split(args.modes, MODES, "mode") + ((COMPILE_MODE,) if args.compile else ())
     frameworks = _split(args.frameworks, ("torch",) + OPTIONAL, "framework")
@@ -247,4 +280,12 @@ def run(args) -> int:
     return 0
 
 
-__all__ = ["collect", "differences", "markdown", "run", "stamp", "terminal_table", "to_json"]
+def __getattr__(name):  # kinks.stamp and Measurement, imported on first use (they import torch)
+    if name in ("stamp", "Measurement"):
+        from kinkcheck.harness.audit import kinks
+
+        return getattr(kinks, name)
+    raise AttributeError(name)
+
+
+__all__ = ["collect", "differences", "markdown", "run", "terminal_table", "to_json"]

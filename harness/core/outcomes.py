@@ -1,6 +1,8 @@
 """Outcomes of a property other than pass and fail, as types the report can read.
 
-- ``SubjectError``: the subject itself raised or went non-finite (an AssertionError: a FAIL).
+- ``SubjectError``: the subject itself raised (inside the one guarded path,
+  ``kinkcheck.harness.core.guard``) or went non-finite: an AssertionError, the subject's FAIL, whose
+  ``kind`` says which (``raised``, ``non-finite``, ``not an optimizer``).
 - ``HarnessError``: a bug of the suite itself (a broken precondition, a strategy that cannot
   generate, an oracle that cannot be evaluated). The table shows it as ERROR, never as the
   subject's FAIL.
@@ -20,12 +22,25 @@ import pytest
 
 class SubjectError(AssertionError):
     """The subject (optimizer or activation) raised, or produced a non-finite value, inside a
-    property: a failure of the subject, named with its label and the theorem."""
+    property: a failure of the subject, named with its label and the theorem. ``kind`` is the word
+    the report gives the failure."""
+
+    kind = "raised"
 
 
 class NonFiniteError(SubjectError):
     """The subject produced a non-finite parameter (NaN/Inf) inside a property: a SubjectError that a
     low-precision exact-arithmetic claim may measure instead (0/0 after an exact cancellation)."""
+
+    kind = "non-finite"
+
+
+class NotAnOptimizer(SubjectError):
+    """The subject's factory returned something without the ``torch.optim.Optimizer`` protocol
+    (``step``, ``zero_grad``, ``param_groups``): at the start of a gate a usage error, inside a
+    property the subject's FAIL."""
+
+    kind = "not an optimizer"
 
 
 class HarnessError(Exception):

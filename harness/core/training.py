@@ -17,11 +17,13 @@ from typing import Callable, Sequence
 
 import torch
 
+from kinkcheck.harness.core import driving
 from kinkcheck.harness.core.activations import RELU, Activation
 from kinkcheck.harness.core.device import HALF_PRECISION
+from kinkcheck.harness.core.guard import Guarded, SuiteCallbackFailure
 from kinkcheck.harness.core.losses import mse
 from kinkcheck.harness.core.networks import Network
-from kinkcheck.harness.core.outcomes import HarnessError
+from kinkcheck.harness.core.outcomes import HarnessError, NonFiniteError
 from kinkcheck.harness.core.records import theorem_id
 from kinkcheck.harness.subjects.specs import OptimizerSubject, SubjectError, check_finite
 
@@ -53,10 +55,11 @@ class Trajectory:
 #   (sharpness-aware methods evaluate at a perturbed point, line searches at trial points). An
 #   optimizer that ignores the closure still sees the step's gradients in ``p.grad``.
 # - Second-order information. An optimizer needs Hessian-vector products when its class or instance
-#   has a truthy attribute ``create_graph`` (kinkcheck's convention for user subjects) or its ``step``
-#   takes a parameter named ``hessian`` (pytorch-optimizer's convention for Hutchinson estimators:
-#   AdaHessian, SophiaH). Then ``backward(create_graph=True)``; injected gradients are given the graph
-#   of the quadratic model g_k + c * (p - p_k) with curvature c = 1 on coordinates whose injected
+#   has a truthy attribute ``create_graph`` (kinkcheck's convention for user subjects) or
+#   ``is_second_order`` (pytorch-optimizer's convention), on itself or an optimizer it wraps, or its
+#   ``step`` takes a parameter named ``hessian`` (pytorch-optimizer's convention for Hutchinson
+#   estimators: AdaHessian, SophiaH). Then ``backward(create_graph=True)``; injected gradients are
+#   given the graph of the quadratic model g_k + c * (p - p_k) with curvature c = 1 on coordinates whose injected
 #   gradient is nonzero and c = 0 where it is exactly 0 (a coordinate whose gradient vanishes on a
 #   neighbourhood has a zero Hessian row, as an inactive neuron's incoming weights do). Its value at
 #   p = p_k is g_k bit for bit.
@@ -65,26 +68,47 @@ class Trajectory:
 #   requested ``steps`` no parameter has changed at any step although some gradient entry was nonzero,
 #   the run goes on, one step at a time, until a parameter moves or HORIZON_CAP steps in all; the
 #   trajectory records how many steps were run and whether the cap was hit, and a Hypothesis note
-#   (printed with any failure) says which.
+#   (printed with any failure) says which. Whether a gradient entry was nonzero is read when the
+#   harness computes (or injects) the gradients, *before* ``step``: an optimizer may clear ``p.grad``
+#   inside ``step`` (set it to None), so what is left after the step says nothing.
+# - Wrapped optimizers. A wrapper (Lookahead: ``self.optimizer = inner``; SAM: ``base_optimizer``;
+#   ``_optimizer``, ``inner_optimizer``) is driven through its own ``step``; what the suite reads of an
+#   optimizer's state (the "built no state" checks, state snapshots) is the state of the wrapper and of
+#   every optimizer it wraps, merged (``driving.optimizer_state``); ``is_second_order`` and
+#   ``create_graph`` are looked up along the same chain.
+# - Train/eval modes. An optimizer with a callable ``train`` attribute that is not torch's
+#   (torch.optim.Optimizer has no ``train`` method) has train/eval modes, as schedule-free methods do
+#   (their ``step`` raises in eval mode): it is put in train mode, ``optimizer.train()``, right after
+#   construction, once; an exception from that call is the subject's failure. The parameters the
+#   theorems read are then the train-mode iterates, the ones the gradients are computed at.
+# - Regime. Parameters that are not finite after a step are the subject's failure only where the float64
+#   reference recursion of its family (``harness/oracles/recursions.py``) stays finite on the same case.
+#   When ``check_finite`` raises, the case is run again with the reference, one per parameter, for as
+#   many steps as the subject ran and at least the requested ones: ``train`` steps it with the network
+#   gradients recomputed in float64 at the reference's own iterates (same loss, activation, data and
+#   mini-batches); ``inject_gradients`` with the same injected stream (at each step the gradient the
+#   subject saw first). Hyperparameters: the ones the suite passed, the family's fixed ones and the
+#   spec's fixed arguments, as the subject got them. When the reference goes non-finite, or beyond the
+#   largest finite value of the subject's dtype, the case is outside the theorem's regime (a degree-3
+#   RePU network on which gradient descent itself explodes): the example is rejected and counted (a
+#   Hypothesis event and a figure in the report), never the subject's FAIL. Families without a reference
+#   (generic, lbfgs) keep the FAIL: no recursion says what the subject should have done, and a proxy
+#   (gradient descent at the same lr) is not the subject's method -- L-BFGS's curvature steps and a
+#   generic method's normalisation diverge and stay finite on other cases than gradient descent does --
+#   so rejecting on it could discard the very cases where a subject's non-finiteness is its bug.
 HORIZON_CAP = 64  # steps in all; RAdam's rectification (rho_t > 5 from step 6), AdaShift's queue of 10,
 #                   SOAP's preconditioner at step 1 and Prodigy/D-Adaptation's d growth move well before
 
 
 def guarded_step(optimizer, subject: OptimizerSubject, closure, step: int):
-    """optimizer.step(), with any exception from the subject turned into a SubjectError."""
-    try:
-        return optimizer.step(closure) if closure is not None else optimizer.step()
-    except SubjectError:
-        raise
-    except _ClosureFailure as failure:  # the suite's own closure failed: not the subject's error
-        raise failure.__cause__ from None
-    except Exception as exc:
-        raise SubjectError(f"{theorem_id()}: optimizer {subject.label} ({subject.spec}) raised "
-                           f"{type(exc).__name__} at step {step}: {exc}") from exc
+    """optimizer.step(closure) through the one guarded path (``kinkcheck.harness.core.guard``): an
+    exception of the subject is its SubjectError; one raised inside the suite's closure stays the suite's."""
+    return Guarded(subject, optimizer).step(step, closure)
 
 
-class _ClosureFailure(Exception):
-    """Wraps an exception raised inside the harness's closure, so guarded_step re-raises the original."""
+# An exception raised inside the harness's closure, on its way out through the subject's step: the guard
+# re-raises the original (the suite's error).
+_ClosureFailure = SuiteCallbackFailure
 
 
 def _step_parameters(optimizer) -> set[str]:
@@ -103,15 +127,17 @@ def needs_closure(subject: OptimizerSubject, optimizer=None) -> bool:
 
 def needs_second_order(optimizer) -> bool:
     """Whether to ``backward(create_graph=True)``: see the rule at the top of this module."""
-    return bool(getattr(optimizer, "create_graph", False)) or "hessian" in _step_parameters(optimizer)
+    return (any(bool(getattr(opt, "create_graph", False)) for opt in driving.optimizer_chain(optimizer))
+            or driving.announces_second_order(optimizer) or "hessian" in _step_parameters(optimizer))
 
 
 class _Driver:
     """Computes the step's gradients before ``step`` and serves the closure (rules above)."""
 
-    def __init__(self, subject, optimizer, params, compute):
+    def __init__(self, subject, optimizer, params, compute, horizon: "_Horizon | None" = None):
         self.subject, self.optimizer, self.params = subject, optimizer, params
         self.compute = compute  # () -> loss value; sets p.grad at the current parameters
+        self.horizon = horizon  # told of every gradient evaluation, before the subject's step sees it
         self.closure = needs_closure(subject, optimizer)
         self.create_graph = needs_second_order(optimizer)
         self.snapshot = None
@@ -123,6 +149,8 @@ class _Driver:
             warnings.simplefilter("ignore", UserWarning)
             value = self.compute()
         self.calls += 1
+        if self.horizon is not None:
+            self.horizon.gradients_computed()
         return value
 
     def step(self, k: int):
@@ -165,11 +193,16 @@ class _Horizon:
         self.saw_gradient = False
         self.run = 0
 
+    def gradients_computed(self):
+        """Called by the driver each time the gradients are computed or injected, before ``step`` (an
+        optimizer may clear ``p.grad`` inside it): one host sync, only until a nonzero entry was seen."""
+        if not self.moved and not self.saw_gradient:
+            self.saw_gradient = _any_nonzero_grad(self.params)
+
     def after_step(self):
         self.run += 1
         if self.moved:
             return
-        self.saw_gradient = self.saw_gradient or _any_nonzero_grad(self.params)
         changed = [(p.detach() != q).any() for p, q in zip(self.params, self.previous)]
         self.moved = bool(torch.stack(changed).any()) if changed else False
         if not self.moved:
@@ -225,20 +258,21 @@ def train(net: Network, x: torch.Tensor, y: torch.Tensor, subject: OptimizerSubj
     params = net.parameters()
     initial = [p.detach().clone() for p in params]
     optimizer = subject.build(params, **hyperparameters)
+    driving.enter_train_mode(optimizer, subject)
     losses = []
     batch = {"x": x, "y": y}
     evaluations: list[torch.Tensor] = []  # this step's loss evaluations; the first is at the iterate
 
     def compute():
-        optimizer.zero_grad()
+        Guarded(subject, optimizer).zero_grad()
         value = loss(net.realization(batch["x"], activation), batch["y"])
         value.sum().backward(create_graph=driver.create_graph)
         evaluations.append(value.detach())
         _within_range(value, params, k)
         return value.sum().detach()
 
-    driver = _Driver(subject, optimizer, params, compute)
     horizon = _Horizon(params, steps)
+    driver = _Driver(subject, optimizer, params, compute, horizon)
     k = 1
     while horizon.more(k):
         idx = None if batches is None else batches[(k - 1) % len(batches)]
@@ -247,7 +281,12 @@ def train(net: Network, x: torch.Tensor, y: torch.Tensor, subject: OptimizerSubj
         evaluations.clear()
         driver.step(k)
         losses.append(evaluations[0])
-        check_finite(subject, params, f"after step {k} in {theorem_id()}")
+        try:
+            check_finite(subject, params, f"after step {k} in {theorem_id()}")
+        except NonFiniteError as exc:
+            network = _NetworkReference(x, y, activation, loss, batches)
+            _judge_non_finite(exc, subject, hyperparameters, initial, network.gradients, max(k, steps),
+                              params[0].dtype)
         horizon.after_step()
         if on_step is not None:
             on_step(k, net)
@@ -280,6 +319,80 @@ def _within_range(value: torch.Tensor, params, k: int) -> None:
     raise HarnessError(f"{where} (outside a Hypothesis test)")
 
 
+class _NetworkReference:
+    """The gradients ``train`` computes, at other parameters: float64 copies of the data, the same loss,
+    activation and mini-batches (step k takes batch k - 1, cycled), at the given iterates ``[W_1, B_1, ...]``."""
+
+    def __init__(self, x, y, activation, loss, batches):
+        self.x, self.y = x.detach().to(torch.float64), y.detach().to(torch.float64)
+        self.activation, self.loss, self.batches = activation, loss, batches
+
+    def gradients(self, step: int, thetas: list[torch.Tensor]) -> list[torch.Tensor]:
+        idx = None if self.batches is None else self.batches[(step - 1) % len(self.batches)]
+        x = self.x if idx is None else self.x[..., idx, :]
+        y = self.y if idx is None else self.y[..., idx, :]
+        leaves = [t.detach().clone().requires_grad_(True) for t in thetas]
+        net = Network(leaves[0::2], leaves[1::2])
+        with torch.enable_grad(), torch.autocast(x.device.type, enabled=False):  # float64 even under autocast
+            value = self.loss(net.realization(x, self.activation), y)
+            grads = torch.autograd.grad(value.sum(), leaves, allow_unused=True)
+        return [torch.zeros_like(t) if g is None else g for t, g in zip(leaves, grads)]
+
+
+def reference_leaves_regime(subject, hyperparameters: dict, initial: Sequence[torch.Tensor],
+                            gradient_at: Callable[[int, list[torch.Tensor]], list[torch.Tensor]], steps: int,
+                            dtype: torch.dtype) -> int | None:
+    """Run the family's float64 reference recursion (one per parameter, from ``initial``) for ``steps``
+    steps, step k fed ``gradient_at(k, iterates)``. Returns the first step at which a gradient or an
+    iterate is non-finite or beyond the largest finite value of ``dtype`` (the reference left the
+    regime), 0 when it stays within it, None when the family has no reference recursion."""
+    from kinkcheck.harness.oracles.recursions import reference_class
+
+    try:
+        reference = reference_class(subject.family)
+    except KeyError:
+        return None
+    hp = {**dict(getattr(subject.record, "fixed", None) or {}), **hyperparameters,
+          **dict(getattr(subject, "options", ()) or ())}
+    refs = [reference(p.detach(), **hp) for p in initial]
+    limit = torch.finfo(dtype).max
+    for k in range(1, steps + 1):
+        grads = gradient_at(k, [r.theta for r in refs])
+        thetas = [r.step(g) for r, g in zip(refs, grads)]
+        tensors = [g.to(torch.float64) for g in grads] + thetas
+        if not bool(torch.stack([(torch.isfinite(t) & (t.abs() <= limit)).all() for t in tensors]).all()):
+            return k
+    return 0
+
+
+REGIME_EVENT = "case outside the theorem's regime: the float64 reference diverges"
+REGIME_FIGURE = "cases rejected: the float64 reference diverges (outside the regime)"
+
+
+def _judge_non_finite(exc: NonFiniteError, subject, hyperparameters, initial, gradient_at, steps, dtype):
+    """The subject went non-finite: reject the example when the family's float64 reference leaves the
+    regime on the same case (the rule at the top of this module), else the subject's failure stands."""
+    from hypothesis import event, note, reject
+    from hypothesis.control import currently_in_test_context
+
+    if not currently_in_test_context():
+        raise exc
+    left = reference_leaves_regime(subject, hyperparameters, initial, gradient_at, steps, dtype)
+    if left is None:
+        note(f"regime: family {subject.family} has no float64 reference recursion; the non-finite "
+             f"parameters are the subject's failure")
+        raise exc
+    if not left:
+        note(f"regime: the float64 reference of family {subject.family} stays finite on this case for "
+             f"{steps} steps; the non-finite parameters are the subject's failure")
+        raise exc
+    from kinkcheck.harness.core.records import figure
+
+    figure(REGIME_FIGURE, 1, keep="sum")
+    event(REGIME_EVENT)
+    reject()
+
+
 def _with_curvature(p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """g, carrying the graph of g + c * (p - p_k) (c = 1 where g != 0, else 0): equal to g bit for bit."""
     c = (g != 0).to(g.dtype)
@@ -297,8 +410,11 @@ def inject_gradients(params: list[torch.Tensor], gradients: Callable[[int], list
     inspect); ``optimizer.kinkcheck_horizon`` holds (steps run, cap hit, note). ``on_step(k)`` is called
     after every step.
     """
+    initial = [p.detach().clone() for p in params]
     optimizer = subject.build(params, **hyperparameters)
+    driving.enter_train_mode(optimizer, subject)
     counter = {"calls": 0}
+    first_calls: list[int] = []
 
     def set_grads():
         counter["calls"] += 1
@@ -306,12 +422,21 @@ def inject_gradients(params: list[torch.Tensor], gradients: Callable[[int], list
             p.grad = _with_curvature(p, g.clone()) if driver.create_graph else g.clone()
         return torch.tensor(float(counter["calls"]) ** -1, dtype=torch.float64)
 
-    driver = _Driver(subject, optimizer, params, set_grads)
     horizon = _Horizon(params, steps)
+    driver = _Driver(subject, optimizer, params, set_grads, horizon)
     k = 1
     while horizon.more(k):
+        first_calls.append(counter["calls"] + 1)  # the stream index of step k's first gradient
         driver.step(k)
-        check_finite(subject, params, f"after step {k} in {theorem_id()}")
+        try:
+            check_finite(subject, params, f"after step {k} in {theorem_id()}")
+        except NonFiniteError as exc:
+            def injected(step: int, thetas, calls=list(first_calls)):
+                # the steps the subject did not reach take the stream's next gradients
+                index = calls[step - 1] if step <= len(calls) else calls[-1] + step - len(calls)
+                return [g.to(torch.float64) for g in gradients(index)]
+
+            _judge_non_finite(exc, subject, hyperparameters, initial, injected, max(k, steps), params[0].dtype)
         horizon.after_step()
         if on_step is not None:
             on_step(k)

@@ -16,6 +16,8 @@ import torch
 
 from kinkcheck.harness.core.records import theorem_id
 from kinkcheck.harness.subjects.specs import OptimizerSubject, check_finite
+from kinkcheck.harness.core.driving import optimizer_state
+from kinkcheck.harness.core.guard import Guarded
 from kinkcheck.harness.core.training import guarded_step
 
 
@@ -58,11 +60,11 @@ def run_objective(subject: OptimizerSubject, beta0: torch.Tensor, objective: Cal
                     value = objective(p)
                     grad = gradient(p)
                 if own_zero_grad:
-                    optimizer.zero_grad()
+                    Guarded(subject, optimizer).zero_grad()
                 p.grad = grad
             else:
                 if own_zero_grad:
-                    optimizer.zero_grad()
+                    Guarded(subject, optimizer).zero_grad()
                 else:
                     p.grad = None
                 value = objective(p)
@@ -77,7 +79,7 @@ def run_objective(subject: OptimizerSubject, beta0: torch.Tensor, objective: Cal
                     p[zero_at[k]] = 0.0
             iterates[k] = p.detach()
             if record_state:
-                st = optimizer.state.get(p, {})
+                st = optimizer_state(optimizer).get(p, {})
                 states.append({n: st[n].detach().clone() for n in record_state if n in st})
             if lr_rule is not None:
                 factor = lr_rule(k, losses)

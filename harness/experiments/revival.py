@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
+from kinkcheck.harness.core.guard import Guarded
 from kinkcheck.harness.core.device import Placement
 from kinkcheck.harness.core.networks import Network, inactive_on_data
 from kinkcheck.harness.subjects.specs import OptimizerSubject
@@ -116,12 +117,13 @@ def constructed_revival(subject: OptimizerSubject, hyperparameters: dict, where:
     x, y = t(REVIVAL_X)[:, None], t(REVIVAL_Y)[:, None]
     optimizer = subject.build([w, b, a, c], **({"lr": REVIVAL_LR} | hyperparameters))
     incoming, inactive, zero_while_dead, dead = [], [], True, False
-    for _ in range(steps):
-        optimizer.zero_grad()
+    guarded = Guarded(subject, optimizer)
+    for k in range(1, steps + 1):
+        guarded.zero_grad()
         ((torch.relu(x @ w.T + b) @ a.T + c - y) ** 2).mean().backward()
         if dead:
             zero_while_dead = zero_while_dead and bool((w.grad == 0).all() and (b.grad == 0).all())
-        optimizer.step()
+        guarded.step(k)
         dead = bool(((x @ w.detach().T + b.detach()) <= 0).all())
         incoming.append((float(w.detach()), float(b.detach())))
         inactive.append(dead)

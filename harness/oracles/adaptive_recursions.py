@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from kinkcheck.harness.oracles.recursions import Reference
+from kinkcheck.harness.oracles.recursions import Reference, subtract_both
 
 
 class Adagrad(Reference):
@@ -20,6 +20,8 @@ class Adagrad(Reference):
     def configure(self, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10,
                   maximize=False, **_):
         self.lr, self.decay, self.wd, self.eps, self.maximize = lr, lr_decay, weight_decay, eps, maximize
+
+    STATE = {"sum": "s"}
 
     def init_state(self):
         self.s = torch.full_like(self.theta, self.s0)
@@ -40,6 +42,8 @@ class RMSprop(Reference):
                   maximize=False, **_):
         self.lr, self.alpha, self.eps, self.wd, self.mu = lr, alpha, eps, weight_decay, momentum
         self.centered, self.maximize = centered, maximize
+
+    STATE = {"square_avg": "v", "grad_avg": "gbar", "momentum_buffer": "b"}
 
     def init_state(self):
         self.v, self.gbar, self.b = self.zeros(), self.zeros(), self.zeros()
@@ -66,6 +70,8 @@ class Adadelta(Reference):
     def configure(self, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False, **_):
         self.lr, self.rho, self.eps, self.wd, self.maximize = lr, rho, eps, weight_decay, maximize
 
+    STATE = {"square_avg": "v", "acc_delta": "u"}
+
     def init_state(self):
         self.v, self.u = self.zeros(), self.zeros()
 
@@ -79,6 +85,8 @@ class Adadelta(Reference):
 
 
 class _Moments(Reference):
+    STATE = {"exp_avg": "m", "exp_avg_sq": "v"}
+
     def init_state(self):
         self.m, self.v = self.zeros(), self.zeros()
 
@@ -98,6 +106,8 @@ class Adam(_Moments):
                   decoupled_weight_decay=False, **_):
         self.lr, (self.b1, self.b2), self.eps, self.wd, self.amsgrad = lr, betas, eps, weight_decay, amsgrad
         self.maximize, self.decoupled = maximize, decoupled_weight_decay
+
+    STATE = {"exp_avg": "m", "exp_avg_sq": "v", "max_exp_avg_sq": "vmax"}
 
     def init_state(self):
         super().init_state()
@@ -130,6 +140,8 @@ class Adamax(_Moments):
     def configure(self, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, maximize=False, **_):
         self.lr, (self.b1, self.b2), self.eps, self.wd, self.maximize = lr, betas, eps, weight_decay, maximize
 
+    STATE = {"exp_avg": "m", "exp_inf": "v"}
+
     def update(self, g):
         g = self.coupled_decay(g, self.wd)
         self.m = self.b1 * self.m + (1 - self.b1) * g
@@ -147,6 +159,8 @@ class NAdam(_Moments):
         self.lr, (self.b1, self.b2), self.eps, self.wd = lr, betas, eps, weight_decay
         self.psi, self.decoupled, self.maximize = momentum_decay, decoupled_weight_decay, maximize
 
+    STATE = {"exp_avg": "m", "exp_avg_sq": "v", "mu_product": "mu_product"}
+
     def init_state(self):
         super().init_state()
         self.mu_product = 1.0  # prod_{i<=t} mu_i
@@ -160,9 +174,12 @@ class NAdam(_Moments):
         mu_t, mu_next = self.mu(t), self.mu(t + 1)
         self.mu_product *= mu_t
         self.moments(g)
-        m_hat = mu_next * self.m / (1 - self.mu_product * mu_next) + (1 - mu_t) * g / (1 - self.mu_product)
         v_hat = self.v / (1 - b2 ** t)
-        return theta - self.lr * m_hat / (torch.sqrt(v_hat) + self.eps)
+        denom = torch.sqrt(v_hat) + self.eps
+        # the two terms of m_hat as two steps (torch subtracts them from theta one after the other)
+        from_grad = self.lr * ((1 - mu_t) * g / (1 - self.mu_product)) / denom
+        from_momentum = self.lr * (mu_next * self.m / (1 - self.mu_product * mu_next)) / denom
+        return subtract_both(theta, from_grad, from_momentum)
 
 
 class RAdam(_Moments):

@@ -13,16 +13,18 @@ The references never call torch.optim.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import io
 from dataclasses import dataclass, field
 
 import torch
 
+from kinkcheck.harness.core.guard import Guarded
 from kinkcheck.harness.core.records import theorem_id
 from kinkcheck.harness.core.training import guarded_step
 from kinkcheck.harness.oracles.recursions import reference_for
-from kinkcheck.harness.subjects.specs import OptimizerSubject, SubjectError, check_finite
+from kinkcheck.harness.core.outcomes import NotSupported
+from kinkcheck.harness.subjects.families import SWITCH_OFF
+from kinkcheck.harness.subjects.specs import OptimizerSubject, SubjectError, accepted_keywords, check_finite
 
 # Rounded floating-point operations per coordinate per step, an upper count for every recursion
 # here: Adam's longest chain has 11 (decay, two for m, three for v, two bias corrections, sqrt,
@@ -61,23 +63,149 @@ def rounding_bound(dtype: torch.dtype, steps: int) -> float:
     return own if dtype == torch.float64 else own + rounding_bound(torch.float64, steps)
 
 
+# The accumulation precision of a reduction (a norm, a mean, a matrix product) in a low-precision run:
+# torch's CPU and CUDA reductions accumulate bfloat16/float16 in float32 (``Bounded``).
+ACCUMULATION = torch.float32
+
+
+class PerStep:
+    """T4 in float32, bfloat16 and float16: after every step, each parameter's iterate (and each piece
+    of its state the subject exposes under torch.optim's names) against one step of the family's
+    float64 recursion started from the subject's OWN previous iterate and state, as the subject held
+    them, within a bound derived from the step's own formula.
+
+    Derivation. Let theta, S be the subject's iterate and state before step k (read exactly: they are
+    floating-point numbers) and g the gradient it was given. The recursion maps them to theta' = F(theta,
+    S, g), S' = G(theta, S, g) in exact arithmetic; the subject evaluates the same formula with every
+    operation rounded to its dtype's unit roundoff u (|d| <= u, Higham Sec. 2.2; ops an implementation
+    runs in float32 and rounds once have smaller errors, so charging u to each is an upper bound for
+    for-loop, foreach and fused paths alike). ``recursions.Bounded`` carries, beside the exact value of
+    every intermediate quantity, a bound on the subject's deviation from it, operation by operation
+    (Higham's running error analysis, Sec. 3.3: a sum adds the bounds and the rounding u (|x| + e) of
+    its result, a product weighs each bound by the other factor's magnitude, a quotient divides by the
+    denominator's lower bound, sqrt halves a relative error, max/sign/clamp carry it; the rules and
+    their proofs are on ``Bounded``). So the per-coordinate bound on theta' is exactly "|theta'| u for
+    the final rounding of the add, plus the step's terms, each weighted by the count c of roundings on
+    its path", with c counted from the family's update as the reference executes it -- and, unlike
+    c u |step|, with magnitudes of the terms before they cancel (a momentum buffer mu b + g near 0 has
+    an error of order u (|mu b| + |g|), not u |mu b + g|: the coordinate near 0 of issue #20's RMSprop
+    flake). It holds to all orders (the second-order terms e_a e_b and u e are included), for every dtype
+    with the quantities inside its normal range (the low-precision cases are generated there).
+
+    Reading the state. Where the subject exposes its state under torch.optim's names (``STATE`` of each
+    reference: exp_avg, exp_avg_sq, momentum_buffer, square_avg, sum, ...), each step starts from it
+    exactly and the stored state after the step is checked against the same bounds: an error in the
+    state is caught at the step that makes it, not only when it later reaches the iterate. Where it does
+    not (another optimizer's own names), the reference keeps its own state, and that state's bound from
+    the previous steps is carried (not reset): the iterate is still re-anchored at the subject's every
+    step, and the bound then grows with the rounding the unseen state has accumulated -- sound, and
+    weaker only by the state's own accumulation. A parameter without a gradient at a step must not move
+    at all (bound 0). Lion: sign(b1 m + (1 - b1) g) is exact wherever the interpolation is farther from
+    0 than its bound, and there the step must match exactly; within rounding of 0 (the subject may round
+    it to either sign or to 0) the bound of that coordinate is 2 lr + rounding: the step's sign is not
+    judged there, its magnitude still is."""
+
+    def __init__(self, subject: OptimizerSubject, dtype: torch.dtype, leaves, hps, group_of):
+        self.u = unit_roundoff(dtype)
+        self.u_acc = min(self.u, unit_roundoff(ACCUMULATION))
+        self.eta = torch.finfo(dtype).tiny * torch.finfo(dtype).eps / 2  # half the smallest subnormal
+        self.shadows = [reference_for(subject.family, leaf.detach(), hps[i]) for leaf, i in zip(leaves, group_of)]
+        self.worst = (0.0, None)
+        self.moved = False
+        self.read: set = set()
+
+    def before(self, optimizer, leaves):
+        """Snapshot each parameter's iterate, state and gradient before the subject's step."""
+        def copy(v):
+            return v.detach().clone() if isinstance(v, torch.Tensor) else v
+        self.prev = []
+        for leaf in leaves:
+            state = optimizer.state.get(leaf) if hasattr(optimizer, "state") else None
+            snap = {k: copy(v) for k, v in state.items()} if isinstance(state, dict) else None
+            grad = None if leaf.grad is None else leaf.grad.detach().clone()
+            self.prev.append((leaf.detach().clone(), snap, grad))
+
+    def after(self, optimizer, leaves, hps_now, k):
+        for j, (leaf, (theta, state, grad)) in enumerate(zip(leaves, self.prev)):
+            sub = leaf.detach().to(torch.float64)
+            if grad is None:  # no gradient, no step: the parameter must not move
+                x, e = theta.to(torch.float64), torch.zeros_like(sub)
+                read = []
+            else:
+                shadow = self.shadows[j]
+                new, read = shadow.step_from(theta, state, grad, hps_now[j], self.u, self.u_acc, self.eta)
+                x, e = new.x, new.e
+                self.read |= set(read)
+                self.moved = self.moved or bool((x != theta.to(torch.float64)).any())
+            self.step_read = read
+            self._judge(k, j, "iterate", sub, x, e, theta)
+            if grad is not None:
+                after = optimizer.state.get(leaf) if hasattr(optimizer, "state") else None
+                for key, _, i, s_val, x_val, e_val in shadow.state_deviation(after, self.u, self.eta):
+                    self._judge(k, j, f"state[{key!r}]", *(torch.tensor([v], dtype=torch.float64)
+                                                           for v in (s_val, x_val, e_val)), None, index=i)
+
+    def _judge(self, k, j, what, sub, x, e, theta, index=None):
+        sub, x, e = sub.reshape(-1), x.reshape(-1), e.reshape(-1)
+        if not sub.numel():
+            return
+        diff = (sub - x).abs()
+        bound = e + 2.0 ** -48 * (x.abs() + e)  # the float64 evaluation of x and e themselves
+        ratio = torch.where(diff == 0, torch.zeros_like(diff), diff / bound.clamp_min(torch.finfo(torch.float64).tiny))
+        i = int(ratio.argmax())
+        r = float(ratio[i])
+        if r > self.worst[0] or self.worst[1] is None:
+            before = "" if theta is None else f" (before the step {float(theta.reshape(-1)[i])!r})"
+            self.worst = (r, (k, j, what, i if index is None else index, float(sub[i]), float(x[i]), float(e[i]),
+                              before, list(self.step_read)))
+
+
 def informative_steps(dtype: torch.dtype, worst: float = 0.2) -> int:
     """The most steps for which ``rounding_bound`` stays below ``worst`` (a bound near 1 says nothing)."""
     return max(1, int(worst / (1 + worst) / (OPS_PER_STEP * unit_roundoff(dtype))))
 
 
 def accepted(subject: OptimizerSubject, hp: dict) -> tuple[dict, list[str]]:
-    """The hyperparameters ``subject``'s constructor accepts (by name, or through ``**kwargs``) and
-    the names it does not take: a library's optimizer without ``maximize`` is not asked for it
-    (nor is its reference), one that takes ``maximize`` must honour it."""
-    try:
-        sig = inspect.signature(subject.factory)
-    except (TypeError, ValueError):
-        return dict(hp), []
-    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-        return dict(hp), []
-    taken = {k: v for k, v in hp.items() if k in sig.parameters}
-    return taken, sorted(set(hp) - set(taken))
+    """The hyperparameters the *reference* runs with for a case drawn as ``hp``, and the drawn names
+    the subject's constructor does not take. T4 never compares against a value the subject was not
+    given (issue #19 item 1):
+
+    - a switch the constructor lacks (``SWITCH_OFF``: maximize, amsgrad, a decay, ...) is compared at
+      its off position, which is what a constructor without it implements; a case that drew it on is
+      compared with it off, and the name is reported (the "on" part of the contract did not run);
+    - any other hyperparameter the constructor lacks (eps, betas, ...) has a value of the subject's own
+      that the suite does not know: the test is not supported (``NotSupported`` naming it);
+    - the declared decay law (``subject.decay_law``): ``decoupled`` runs the reference with decoupled
+      decay (``decoupled_weight_decay=True``) whether or not the subject takes that flag, ``none``
+      runs both without decay."""
+    taken = accepted_keywords(subject.factory)
+    law = subject.decay_law
+    ref, not_taken = {}, []
+    for name, value in hp.items():
+        takes = taken is None or all(n in taken for n in subject.constructor_names(name))
+        if name == "decoupled_weight_decay" and law != subject.record.decay_law:
+            continue  # the declared law decides, below
+        if takes:
+            ref[name] = value
+        elif name in SWITCH_OFF:
+            ref[name] = SWITCH_OFF[name]
+            if value != SWITCH_OFF[name]:
+                not_taken.append(name)
+        else:
+            raise NotSupported(subject.label, [name])
+    if law == "none":
+        for name in subject.record.decay:
+            if name in ref:
+                ref[name] = 0.0
+    elif law == "decoupled" and subject.record.decay_law != "decoupled":
+        ref["decoupled_weight_decay"] = True
+    return ref, sorted(not_taken)
+
+
+def subject_view(subject: OptimizerSubject, hp: dict) -> dict:
+    """The part of a reference configuration ``hp`` handed to the subject, under the constructor's names:
+    what is written into its ``param_groups`` between steps."""
+    return subject.translate(_view(subject, hp))
 
 
 @contextlib.contextmanager
@@ -103,12 +231,25 @@ class ContractRun:
     reached: dict = field(default_factory=dict)  # regime -> whether the case reached it
     twin_mismatch: str | None = None  # state_dict round trip: first difference, in words
     not_taken: list = field(default_factory=list)  # hyperparameters the subject's constructor lacks
+    per_step: bool = False  # low precision: max_deviation is the worst |subject - one-step reference| / its bound
+    state_read: set = field(default_factory=set)  # optimizer.state keys the per-step reference started from
 
 
 def _build(subject, groups, leaves, hps):
-    first, *rest = hps
+    """The subject's optimizer for the case: group 0's hyperparameters as constructor arguments, the other
+    groups as parameter-group dictionaries (the subject's view of each reference configuration)."""
+    first, *rest = [_view(subject, hp) for hp in hps]
     param_groups = [{"params": leaves[0]}] + [{"params": ls, **hp} for ls, hp in zip(leaves[1:], rest)]
     return subject.build(param_groups, **first)
+
+
+def _view(subject, hp):
+    """``subject_view`` under the suite's names (``subject.build`` renames)."""
+    taken = accepted_keywords(subject.factory)
+    return {k: v for k, v in hp.items()
+            if (taken is None or all(n in taken for n in subject.constructor_names(k)))
+            and not (k == "decoupled_weight_decay" and subject.decay_law != subject.record.decay_law
+                     and (taken is None or k not in taken))}
 
 
 def run_contract(subject: OptimizerSubject, case) -> ContractRun:
@@ -122,7 +263,7 @@ def run_contract(subject: OptimizerSubject, case) -> ContractRun:
         hp, missing = accepted(subject, g.hyperparameters)
         hps.append(hp)
         not_taken |= set(missing)
-    changes = {k: {i: {n: v for n, v in c.items() if n in hps[i]} for i, c in ch.items()}
+    changes = {k: {i: {n: v for n, v in c.items() if n in _view(subject, hps[i])} for i, c in ch.items()}
                for k, ch in case.changes.items()}
     plist = case.parameters
     leaves = [[p.leaf(case.dtype) for p in g.parameters] for g in case.groups]
@@ -139,6 +280,7 @@ def run_contract(subject: OptimizerSubject, case) -> ContractRun:
     twin_mismatch = None
     had_grad = [False] * len(plist)
     run_dtype = torch.float64 if case.dtype == torch.float64 else torch.float32
+    per_step = None if case.dtype == torch.float64 else PerStep(subject, case.dtype, flat_leaves, hps, group_of)
 
     with default_dtype(run_dtype):
         optimizer = _build(subject, case.groups, leaves, hps)
@@ -148,11 +290,11 @@ def run_contract(subject: OptimizerSubject, case) -> ContractRun:
                     reached["hyperparameters changed between steps"] = True
                 current[i].update(change)
                 for opt in filter(None, (optimizer, twin and twin[0])):
-                    opt.param_groups[i].update(change)
+                    opt.param_groups[i].update(subject_view(subject, change))
             to_none = case.set_to_none[k - 1]
-            optimizer.zero_grad(set_to_none=to_none)
+            Guarded(subject, optimizer).zero_grad(set_to_none=to_none)
             if twin:
-                twin[0].zero_grad(set_to_none=to_none)
+                Guarded(subject, twin[0]).zero_grad(set_to_none=to_none)
             for j, (p, leaf) in enumerate(zip(plist, flat_leaves)):
                 if (k, j) in case.absent:
                     if leaf.grad is None and had_grad[j]:
@@ -167,11 +309,17 @@ def run_contract(subject: OptimizerSubject, case) -> ContractRun:
             for j, leaf in enumerate(flat_leaves):
                 if leaf.grad is not None:
                     had_grad[j] = True
-                    refs[j].step(leaf.grad, current[group_of[j]])
+                    if per_step is None:
+                        refs[j].step(leaf.grad, current[group_of[j]])
+            if per_step is not None:
+                per_step.before(optimizer, flat_leaves)
             guarded_step(optimizer, subject, None, k)
             check_finite(subject, flat_leaves, f"after step {k} in {theorem_id()}")
-            subject_rows.append(torch.cat([leaf.detach().reshape(-1).to(torch.float64) for leaf in flat_leaves]))
-            reference_rows.append(torch.cat([r.theta.reshape(-1) for r in refs]))
+            if per_step is not None:
+                per_step.after(optimizer, flat_leaves, [current[i] for i in group_of], k)
+            else:
+                subject_rows.append(torch.cat([leaf.detach().reshape(-1).to(torch.float64) for leaf in flat_leaves]))
+                reference_rows.append(torch.cat([r.theta.reshape(-1) for r in refs]))
             if twin:
                 guarded_step(twin[0], subject, None, k)
                 if twin_mismatch is None:
@@ -180,6 +328,8 @@ def run_contract(subject: OptimizerSubject, case) -> ContractRun:
                 twin = _round_trip(subject, case, optimizer, leaves, hps)
                 reached["state_dict round trip"] = True
 
+    if per_step is not None:
+        return _per_step_run(per_step, case, plist, group_of, hps, changes, reached, twin_mismatch, not_taken)
     s, r = torch.stack(subject_rows), torch.stack(reference_rows)
     increments = (r[1:] - r[:-1]).abs()
     scale = theta0.abs() + torch.cat([torch.zeros_like(theta0)[None], increments.cumsum(0)])
@@ -197,6 +347,22 @@ def run_contract(subject: OptimizerSubject, case) -> ContractRun:
                  f"{_hp_at(hps[group_of[j]], changes, group_of[j], k)}")
     return ContractRun(worst, where, rounding_bound(case.dtype, case.steps), case.steps,
                        bool((increments != 0).any()), reached, twin_mismatch, sorted(not_taken))
+
+
+def _per_step_run(per_step, case, plist, group_of, hps, changes, reached, twin_mismatch, not_taken):
+    ratio, detail = per_step.worst
+    where = "nowhere"
+    if detail is not None:
+        k, j, what, i, sub, x, e, before, read = detail
+        read = (sorted(read) if read else "none (the parameter's first step, or the subject's state is not "
+                "readable: the reference's own state, its bound carried)")
+        where = (f"after step {k}, parameter {j} (group {group_of[j]}, {plist[j].layout} "
+                 f"{tuple(plist[j].values.shape)}, grad layout {plist[j].grad_layout}) {what} element {i}: subject "
+                 f"{sub!r}, one step of the recursion from the subject's own iterate and state{before}: {x!r} "
+                 f"+- {e:.3g} (the step's rounding bound); state read from optimizer.state: {read}; group "
+                 f"hyperparameters at that step {_hp_at(hps[group_of[j]], changes, group_of[j], k)}")
+    return ContractRun(ratio, where, 1.0, case.steps, per_step.moved, reached, twin_mismatch, sorted(not_taken),
+                       per_step=True, state_read=set(per_step.read))
 
 
 def _hp_at(hp, changes, i, k):
@@ -220,7 +386,7 @@ def _round_trip(subject, case, optimizer, leaves, hps):
     afresh, as at the start, on copies of the current parameters (same layouts, and their current
     ``.grad``: a zero_grad(set_to_none=False) keeps a zero gradient that the next step uses)."""
     buffer = io.BytesIO()
-    torch.save(optimizer.state_dict(), buffer)
+    torch.save(Guarded(subject, optimizer).state_dict(), buffer)
     buffer.seek(0)
     copies = []
     for g, ls in zip(case.groups, leaves):
@@ -234,11 +400,12 @@ def _round_trip(subject, case, optimizer, leaves, hps):
             group.append(c)
         copies.append(group)
     fresh = _build(subject, case.groups, copies, hps)
+    state = torch.load(buffer, weights_only=False)
     try:
-        fresh.load_state_dict(torch.load(buffer, weights_only=False))
-    except Exception as exc:
+        Guarded(subject, fresh).load_state_dict(state)
+    except SubjectError as exc:
         raise SubjectError(f"{theorem_id()}: optimizer {subject.label} ({subject.spec}) could not load its own "
-                           f"state_dict() after step {case.save_at}: {type(exc).__name__}: {exc}") from exc
+                           f"state_dict() after step {case.save_at}: {exc.__cause__!r}") from exc.__cause__
     return fresh, [leaf for ls in copies for leaf in ls]
 
 
@@ -253,3 +420,56 @@ def _first_difference(leaves, twin_leaves, k, save_at):
                     f"uninterrupted {float(a.detach().reshape(-1)[i])!r}, reloaded "
                     f"{float(b.detach().reshape(-1)[i])!r}")
     return None
+
+
+def error_contract(subject: OptimizerSubject, hp: dict, device=None) -> list[str]:
+    """What ``subject`` accepts silently where torch.optim raises (issue #20 item 1, the error contract),
+    in words; [] when it raises in every case. ``hp``: a valid configuration of its family. The cases:
+
+    * a parameter in two groups (torch.optim.Optimizer.add_param_group: "some parameters appear in
+      more than one parameter group");
+    * ``load_state_dict`` of a state_dict whose group holds another number of parameters than this
+      optimizer's (Optimizer.load_state_dict: "loaded state dict contains a parameter group that
+      doesn't match the size of optimizer's group");
+    * lr < 0 (every torch.optim class in 2.13: "Invalid learning rate"; families without a torch.optim
+      class, such as lion, are not held to it).
+
+    Raising anything counts (the message is the subject's own); a case whose construction the subject
+    does not support (a hyperparameter it does not take) is not charged to it."""
+    from kinkcheck.harness.core.outcomes import NotSupported
+
+    def leaf():
+        return torch.zeros(2, 3, dtype=torch.float64, device=device, requires_grad=True)
+
+    def raises(action) -> bool:
+        try:
+            action()
+        except NotSupported:
+            return True
+        except Exception:  # noqa: BLE001 -- any refusal is the contract's refusal
+            return True
+        return False
+
+    accepted_cases = []
+    p = leaf()
+    if not raises(lambda: subject.build([{"params": [p]}, {"params": [p]}], **hp)):
+        accepted_cases.append("the same parameter in two parameter groups (torch.optim raises ValueError)")
+
+    def mismatched():
+        a, b = leaf(), leaf()
+        with default_dtype(torch.float64):
+            source = subject.build([a, b], **hp)
+            for q in (a, b):
+                q.grad = torch.ones_like(q)
+            source.step() if not subject.record.needs_closure else source.step(lambda: torch.tensor(0.0))
+            state = source.state_dict()
+        target = subject.build([leaf()], **hp)
+        target.load_state_dict(state)
+
+    if not raises(mismatched):
+        accepted_cases.append("load_state_dict of a state_dict whose parameter group holds 2 parameters into an "
+                              "optimizer whose group holds 1 (torch.optim raises ValueError)")
+    negative = {**hp, "lr": -abs(hp.get("lr", 0.0))}
+    if subject.record.torch_class and "lr" in hp and not raises(lambda: subject.build([leaf()], **negative)):
+        accepted_cases.append(f"lr = {-abs(hp['lr'])} < 0 (torch.optim raises ValueError: Invalid learning rate)")
+    return accepted_cases

@@ -28,6 +28,8 @@ class Adafactor(Reference):
         eps1, self.eps2 = eps
         self.eps1 = torch.finfo(self.dtype).eps if eps1 is None else eps1
 
+    STATE = {"row_var": "row", "col_var": "col", "variance": "var"}
+
     def init_state(self):
         if self.theta.dim() > 1:
             self.row = torch.zeros(self.theta.shape[:-1] + (1,), dtype=torch.float64)
@@ -40,7 +42,8 @@ class Adafactor(Reference):
         w = t ** self.decay
         rho = min(self.lr, 1 / t ** 0.5)
         n = self.theta.numel()
-        alpha = max(self.eps2, float(self.theta.norm()) / n ** 0.5) * rho
+        # 0-d tensors, not Python floats: in a low-precision run (Bounded) the subject's norms are rounded too
+        alpha = torch.clamp(self.theta.norm() / n ** 0.5, min=self.eps2) * rho
         theta = self.theta * (1 - self.lr * self.wd) if self.wd else self.theta
         if g.dim() > 1:
             self.row = (1 - w) * self.row + w * (g * g).mean(dim=-1, keepdim=True)
@@ -50,7 +53,7 @@ class Adafactor(Reference):
             self.var = (1 - w) * self.var + w * g * g
             v = self.var
         u = v.clamp(min=self.eps1 * self.eps1).rsqrt() * g
-        denom = max(1.0, float(u.norm()) / (u.numel() ** 0.5 * self.d))
+        denom = torch.clamp(u.norm() / (u.numel() ** 0.5 * self.d), min=1.0)
         return theta - alpha / denom * u
 
 

@@ -85,6 +85,8 @@ class Family:
     takes_empty: bool = True  # accepts parameters with no elements (T4 draws them only then)
     constructor_only: tuple[tuple[str, str], ...] = ()  # (hyperparameter read from the constructor only, why)
     amplifies_rounding: bool = False  # its update magnifies input rounding (no low-precision rounding bound)
+    defining: tuple[str, ...] = ("lr",)  # a subject of the family must take these (else a usage error)
+    decay_law: str = "coupled"  # how weight_decay acts: coupled (L2 in g) | decoupled (theta *= 1 - lr wd) | none
 
     # --- capabilities read by theorem markers
     @property
@@ -118,9 +120,40 @@ class Family:
         """Every hyperparameter T4 draws, with its valid range (the theorems' draws plus ``contract``)."""
         return {**self.hyperparameters, **self.contract}
 
+    def defining_values(self) -> dict:
+        """One valid value of each defining hyperparameter (the first of its range), and the fixed
+        arguments: what a subject of the family must accept at construction."""
+        out = {}
+        for name in self.defining:
+            space = self.contract_space().get(name)
+            out[name] = _first(space) if space is not None else self.fixed.get(name)
+        return {**out, **self.fixed}
+
     def in_scope(self) -> dict:
         """The decay arguments that keep a configuration inside T2/T3's hypotheses."""
         return {name: 0.0 for name in self.decay}
+
+
+def _first(space):
+    if isinstance(space, Choice):
+        return space.values[0]
+    if isinstance(space, (Interval, Integers)):
+        return space.low
+    if isinstance(space, Pair):
+        return (space.first.values[0], space.second.values[0])
+    raise TypeError(f"unknown hyperparameter range {space!r}")
+
+
+DECAY_LAWS = ("coupled", "decoupled", "none")
+# Hyperparameters that switch a behaviour on, with the value that switches it off. A constructor that
+# does not take one of these implements its off position (an optimizer without ``maximize`` minimises,
+# one without ``weight_decay`` does not decay): the suite then runs and compares the off position only,
+# and the cases that would switch it on are reported as not supported. Every other hyperparameter
+# (eps, betas, alpha, ...) has no neutral value: a constructor without it uses a value of its own that
+# the suite does not know, and the checks that depend on it do not run (n/s).
+SWITCH_OFF = {"maximize": False, "amsgrad": False, "decoupled_weight_decay": False, "weight_decay": 0.0,
+              "lambd": 0.0, "centered": False, "dampening": 0.0, "lr_decay": 0.0, "initial_accumulator_value": 0.0,
+              "nesterov": False, "line_search_fn": None}
 
 
 _ADAM = dict(lr=SMALL_LR, betas=BETAS, eps=EPS)
@@ -135,11 +168,11 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
            contract=dict(_WD), not_drawn=_SGD_NOT_DRAWN),
     Family("momentum", "heavy-ball SGD (momentum, dampening)", "SGD",
            dict(lr=SMALL_LR, momentum=Choice((0.5, 0.9, 0.99)), dampening=Choice((0.0, 0.1, 0.5))),
-           reference="SGD", contract=dict(_WD), schedulable=("lr", "momentum"),
+           reference="SGD", contract=dict(_WD), schedulable=("lr", "momentum"), defining=("lr", "momentum"),
            not_drawn=(("nesterov", "the nesterov family"),)),
     Family("nesterov", "SGD with Nesterov momentum", "SGD",
            dict(lr=SMALL_LR, momentum=Choice((0.5, 0.9, 0.99))), fixed=dict(nesterov=True, dampening=0.0),
-           reference="SGD", contract=dict(_WD), schedulable=("lr", "momentum")),
+           reference="SGD", contract=dict(_WD), schedulable=("lr", "momentum"), defining=("lr", "momentum")),
     Family("adagrad", "Adagrad", "Adagrad",
            dict(lr=LR, lr_decay=Choice((0.0, 0.01)), initial_accumulator_value=Choice((0.0, 0.1, 1.0)),
                 eps=Choice((1e-10, 1e-6, 1e-3))), reference="Adagrad", eps_free=True, contract=dict(_WD),
@@ -151,23 +184,25 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
     Family("rmsprop", "RMSprop (plain and centered)", "RMSprop",
            dict(lr=SMALL_LR, alpha=Choice((0.5, 0.9, 0.99)), eps=EPS, momentum=Choice((0.0, 0.9)),
                 centered=Choice((False, True))), reference="RMSprop", eps_free=True, contract=dict(_WD),
-           schedulable=("lr", "momentum", "alpha")),
+           schedulable=("lr", "momentum", "alpha"), defining=("lr", "alpha")),
     Family("adadelta", "Adadelta", "Adadelta",
            dict(lr=Interval(0.1, 1.0), rho=Choice((0.5, 0.9, 0.95)), eps=Choice((1e-6, 1e-3))),
-           reference="Adadelta", contract=dict(_WD), schedulable=("lr", "rho")),
+           reference="Adadelta", contract=dict(_WD), schedulable=("lr", "rho"),
+           defining=("lr", "rho")),
     Family("adam", "Adam", "Adam", dict(_ADAM), reference="Adam", eps_free=True,
-           contract=dict(_WD, amsgrad=FLAG, decoupled_weight_decay=FLAG), schedulable=("lr", "betas")),
+           contract=dict(_WD, amsgrad=FLAG, decoupled_weight_decay=FLAG), schedulable=("lr", "betas"),
+           defining=("lr", "betas")),
     Family("adamax", "Adamax", "Adamax", dict(_ADAM), reference="Adamax", contract=dict(_WD),
-           schedulable=("lr", "betas")),
+           schedulable=("lr", "betas"), defining=("lr", "betas")),
     Family("nadam", "NAdam", "NAdam", {**_ADAM, "momentum_decay": Choice((0.0, 0.004, 0.1))}, reference="NAdam",
-           contract=dict(_WD, decoupled_weight_decay=FLAG), schedulable=("lr", "betas")),
+           contract=dict(_WD, decoupled_weight_decay=FLAG), schedulable=("lr", "betas"), defining=("lr", "betas")),
     Family("amsgrad", "Adam with amsgrad=True", "Adam", dict(_ADAM), fixed=dict(amsgrad=True), reference="Adam",
-           contract=dict(_WD, decoupled_weight_decay=FLAG), schedulable=("lr", "betas")),
+           contract=dict(_WD, decoupled_weight_decay=FLAG), schedulable=("lr", "betas"), defining=("lr", "betas")),
     Family("radam", "RAdam", "RAdam", dict(_ADAM), reference="RAdam",
-           contract=dict(_WD, decoupled_weight_decay=FLAG), schedulable=("lr", "betas")),
+           contract=dict(_WD, decoupled_weight_decay=FLAG), schedulable=("lr", "betas"), defining=("lr", "betas")),
     Family("adamw", "Adam with decoupled weight decay", "AdamW", dict(_ADAM), reference="AdamW",
            decays_by_default=True, contract=dict(_MAX, weight_decay=Choice((0.0, 1e-2, 0.1)), amsgrad=FLAG),
-           schedulable=("lr", "betas")),
+           schedulable=("lr", "betas"), defining=("lr", "betas"), decay_law="decoupled"),
     Family("asgd", "averaged SGD", "ASGD",
            dict(lr=SMALL_LR, alpha=Choice((0.5, 0.75)), t0=Choice((0.0, 5.0, 1e6))),
            decay=("weight_decay", "lambd"), reference="ASGD", decays_by_default=True,
@@ -175,29 +210,28 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
     Family("rprop", "resilient backpropagation (sign-based)", "Rprop",
            dict(lr=SMALL_LR, etas=Choice(((0.5, 1.2), (0.3, 1.5))),
                 step_sizes=Choice(((1e-6, 50.0), (1e-3, 1.0)))), decay=(), reference="Rprop",
-           contract=dict(_MAX), schedulable=("lr", "etas")),
+           contract=dict(_MAX), schedulable=("lr", "etas"), defining=("lr", "etas"), decay_law="none"),
     Family("lbfgs", "L-BFGS (closure-based, two-loop recursion)", "LBFGS",
            dict(lr=Choice((0.1, 0.5, 1.0)), max_iter=Integers(1, 4), history_size=Integers(2, 8)),
-           decay=(), stateful=False, needs_closure=True, elementwise=False,
-           limits=(("T4", "no closed-form per-step reference: the two-loop recursion depends on the whole "
-                          "history and line search"),),
-           not_drawn=(("max_eval", "no reference (T4 n/a); its default 1.25 max_iter is what T2/T3 run"),
-                      ("tolerance_grad", "no reference (T4 n/a)"), ("tolerance_change", "no reference (T4 n/a)"),
-                      ("line_search_fn", "no reference (T4 n/a)"))),
+           decay=(), stateful=False, needs_closure=True, elementwise=False, decay_law="none",
+           limits=(("T4 strong_wolfe", "T4 compares L-BFGS with line_search_fn=None (theorems/"
+                                       "test_lbfgs_recursion.py: the two-loop recursion against an independent "
+                                       "float64 reference with a running error bound); the strong-Wolfe line "
+                                       "search is not compared"),),
+           not_drawn=(("max_eval", "its default 1.25 max_iter is what T2/T3/T4 run"),
+                      ("tolerance_grad", "drawn by T4's L-BFGS test only (1e-7, 1e-5)"),
+                      ("tolerance_change", "drawn by T4's L-BFGS test only (1e-9, 1e-6)"),
+                      ("line_search_fn", "T4 compares None (fixed steps); strong_wolfe is not compared"))),
     Family("adafactor", "Adafactor (factored second moment)", "Adafactor",
            dict(lr=SMALL_LR, beta2_decay=Choice((-0.8, -0.5))), elementwise=False, reference="Adafactor",
            contract=dict(_WD, eps=Choice(((None, 1e-3), (1e-30, 1e-3), (None, 1e-2))), d=Choice((1.0, 2.0))),
-           takes_empty=False,
-           limits=(("T4 float16", "torch.optim.Adafactor (2.13) squares the gradient in the parameter dtype "
-                                  "(grad * grad): in float16 a gradient above ~256 gives inf, and lerp_(inf, 1) "
-                                  "computes inf - inf * 0 = NaN (docs/torch-deviations/"
-                                  "adafactor_float16_square_overflow.py): an expected failure"),
-                   ("T4 empty parameters", "torch.optim.Adafactor (2.13) computes param.norm() / numel ** 0.5 "
+           takes_empty=False, defining=("lr", "beta2_decay"), decay_law="decoupled",
+           limits=(("T4 empty parameters", "torch.optim.Adafactor (2.13) computes param.norm() / numel ** 0.5 "
                                            "in Python: ZeroDivisionError on an empty parameter"),)),
     Family("muon", "Muon (Newton-Schulz orthogonalised momentum; 2-D parameters)", "Muon",
            dict(lr=SMALL_LR, momentum=Choice((0.0, 0.5, 0.95)), nesterov=Choice((False, True)),
                 ns_steps=Integers(1, 5)), matrices_only=True, elementwise=False, reference="Muon",
-           decays_by_default=True, amplifies_rounding=True,
+           decays_by_default=True, amplifies_rounding=True, defining=("lr", "momentum"), decay_law="decoupled",
            contract=dict(weight_decay=WEIGHT_DECAY, eps=Choice((1e-7, 1e-3)),
                          adjust_lr_fn=Choice((None, "original", "match_rms_adamw"))),
            schedulable=("lr", "momentum"),
@@ -213,12 +247,14 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
     Family("lion", "Lion (Chen et al. 2023: sign of the interpolated momentum, decoupled decay)", None,
            dict(lr=SMALL_LR, betas=Pair(Choice((0.0, 0.5, 0.9, 0.95)), Choice((0.5, 0.9, 0.99)))),
            reference="Lion", contract=dict(weight_decay=WEIGHT_DECAY), schedulable=("lr", "betas"),
+           defining=("lr", "betas"), decay_law="decoupled",
            amplifies_rounding=True,
            limits=(("T4 low precision", "sign(b1 m + (1 - b1) g) of a rounded interpolation: where it is near 0 "
-                                        "one rounding flips a whole step of 2 lr, so no gamma_n(u) bound holds; "
-                                        "only the float64 claim is checked"),)),
+                                        "one rounding flips a whole step of 2 lr, so no aggregate gamma_n(u) bound "
+                                        "holds; Lion's own test checks it per step instead (that coordinate's step "
+                                        "bounded by 2 lr plus rounding, its sign not judged)"),)),
     Family("generic", "family unknown: only lr is passed", None, dict(lr=SMALL_LR), decay=(), stateful=False,
-           elementwise=False),
+           elementwise=False, decay_law="none"),
 ]}
 
 

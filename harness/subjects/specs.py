@@ -25,6 +25,25 @@ pass); use family ``generic`` to hold such an argument fixed. One name is reserv
 dictionaries, the matrices (``ndim >= 2``) with ``{'use_muon': True}`` and the other tensors with
 ``{'use_muon': False}`` (Muon-style optimizers that flag which parameters are matrices). A spec
 that breaks any of these rules is a usage error naming the problem.
+
+Two more reserved names declare how the subject differs from torch.optim's conventions, instead of
+the suite assuming it:
+
+- ``rename={'betas': ('beta1', 'beta2'), 'eps': 'epsilon', 'amsgrad': None}``: the constructor's
+  names for the suite's hyperparameters. A string renames; a tuple splits a tuple-valued
+  hyperparameter into one argument per entry; ``None`` says the subject has the family's value built
+  in (an AMSGrad class without an ``amsgrad`` flag): the suite does not pass it. Parameter groups
+  and values written into ``param_groups`` between steps use the constructor's names too.
+- ``decay_law='decoupled'`` (``coupled`` | ``decoupled`` | ``none``): how the subject's
+  ``weight_decay`` acts; the family record gives the default (AdamW, Lion, Muon, Adafactor:
+  decoupled; the other torch.optim families: coupled). T2's decay tests and T4's reference follow
+  the declared law.
+
+A subject must take its family's *defining* hyperparameters (``Family.defining``: lr, betas for the
+Adam family, momentum for momentum, ...), under the suite's names or renamed: one that cannot be
+built with them at the start of the run is a usage error (exit 4) that names the hyperparameter and
+the ``rename`` that would map it. A constructor that lacks an optional hyperparameter gets the
+checks that need it reported as not supported (n/s).
 """
 from __future__ import annotations
 
@@ -38,9 +57,12 @@ from typing import Any, Callable
 
 import torch
 
+from kinkcheck.harness.core import driving, guard
 from kinkcheck.harness.core.activations import Activation, under_test
-from kinkcheck.harness.core.outcomes import NonFiniteError, NotSupported, SubjectError
-from kinkcheck.harness.subjects.families import FAMILIES, Family, select, valid_families
+from kinkcheck.harness.core.outcomes import NonFiniteError, NotAnOptimizer, NotSupported, SubjectError
+from kinkcheck.harness.core.records import figure, theorem_id
+from kinkcheck.harness.subjects.syntax import split_top_level
+from kinkcheck.harness.subjects.families import DECAY_LAWS, FAMILIES, SWITCH_OFF, Family, select, valid_families
 
 
 class SpecError(ValueError):
@@ -61,41 +83,88 @@ class OptimizerSubject:
     builtin: bool = False
     options: tuple = ()  # fixed constructor arguments from the spec, as (name, value) pairs
     matrix_flag: str | None = None  # pass matrices and other tensors as two flagged parameter groups
+    rename: tuple = ()  # (suite name, constructor name | tuple of names | None) pairs from the spec
+    declared_decay_law: str | None = None  # the spec's decay_law (None: the family record's)
+    skip_axes: tuple = ()  # (contract axis, reason) T4 leaves out: torch's fused kernels ignore layouts
+
+    @property
+    def decay_law(self) -> str:
+        """coupled | decoupled | none: the spec's declaration, else the family record's."""
+        return self.declared_decay_law or self.record.decay_law
+
+    def translate(self, hyperparameters: dict) -> dict:
+        """The suite's hyperparameters under the constructor's names (``rename``): what is passed to the
+        constructor, put in a parameter group or written into ``param_groups``."""
+        mapping = dict(self.rename)
+        out = {}
+        for name, value in hyperparameters.items():
+            target = mapping.get(name, name)
+            if target is None:
+                continue
+            if isinstance(target, tuple):
+                out.update(zip(target, value))
+            else:
+                out[target] = value
+        return out
+
+    def constructor_names(self, name: str) -> tuple[str, ...]:
+        """The constructor's argument names for the suite's hyperparameter ``name`` (empty: built in)."""
+        target = dict(self.rename).get(name, name)
+        return () if target is None else target if isinstance(target, tuple) else (target,)
 
     def build(self, params, **hyperparameters):
-        """Construct the optimizer; a failure names the subject and the hyperparameters.
+        """Construct the optimizer through the guarded path (``kinkcheck.harness.core.guard``).
 
-        A hyperparameter the constructor does not take (by its signature, or by the TypeError it raises)
-        is not the subject's failure: a neutral one (a decay of 0) is dropped, any other raises
-        ``NotSupported`` (the check did not run, and the table says which hyperparameters)."""
-        arguments = {**hyperparameters, **dict(self.options)}
+        A hyperparameter the constructor does not take (by its signature, or by the TypeError it raises
+        naming it) is not the subject's failure: one at its off position (``SWITCH_OFF``: a decay of 0,
+        maximize=False) is dropped -- a constructor without it implements the off position -- and any
+        other raises ``NotSupported`` (the check did not run, and the table says which hyperparameters).
+        Everything the suite prepares (parameter groups, renamed arguments) is done before the guarded
+        call, so that an error there is the suite's."""
+        suite_args = dict(hyperparameters)
         accepted = accepted_keywords(self.factory)
         if accepted is not None:
-            unknown = {k for k in arguments if k not in accepted}
-            for name in [k for k in unknown if k in DECAY_NAMES and arguments[k] == 0]:
+            unknown = {k for k in suite_args if any(n not in accepted for n in self.constructor_names(k))}
+            for name in [k for k in unknown if k in SWITCH_OFF and suite_args[k] == SWITCH_OFF[k]]:
                 unknown.discard(name)
-                del arguments[name]
+                del suite_args[name]
+            own = sorted(unknown - set(self.record.defining) - set(SWITCH_OFF))
+            if own and theorem_id().split("(")[0] in ANY_VALUE_THEOREMS:
+                for name in own:  # the claim holds for every value: the subject's own is as good as the draw
+                    unknown.discard(name)
+                    del suite_args[name]
+                figure("hyperparameters at the subject's own value (constructor lacks them)", ", ".join(own))
             if unknown:
                 raise NotSupported(self.label, unknown)
+        arguments = {**self.translate(suite_args), **dict(self.options)}
+        groups = self.groups(params)
+        what = f"construction with hyperparameters {hyperparameters}"
         try:
-            return self.factory(self.groups(params), **arguments)
-        except TypeError as exc:
-            name = _unexpected_keyword(exc)
+            optimizer = guard.call(self, what, self.factory, groups, **arguments)
+        except SubjectError as exc:
+            cause = exc.__cause__
+            name = _unexpected_keyword(cause) if isinstance(cause, TypeError) else None
             if name is not None and name in arguments:
-                raise NotSupported(self.label, [name]) from None
-            raise SubjectError(f"optimizer {self.label} ({self.spec}) could not be constructed with "
-                               f"hyperparameters {hyperparameters}: TypeError: {exc}") from exc
-        except Exception as exc:  # the subject's own error, reported as a property failure
-            raise SubjectError(
-                f"optimizer {self.label} ({self.spec}) could not be constructed with "
-                f"hyperparameters {hyperparameters}: {type(exc).__name__}: {exc}"
-            ) from exc
+                raise NotSupported(self.label, [_suite_name(self, name)]) from None
+            raise
+        missing = [a for a in ("step", "zero_grad", "param_groups") if not hasattr(optimizer, a)]
+        if missing:
+            raise NotAnOptimizer(f"{self.label} ({self.spec}) built {type(optimizer).__name__}, which has no "
+                                 f"{', '.join(missing)}: not a torch.optim.Optimizer-style optimizer")
+        driving.enter_train_mode(optimizer, self)  # schedule-free optimizers step only in train mode
+        return optimizer
 
     def groups(self, params):
-        """The parameters as the constructor takes them (flagged groups when ``matrix_flag`` is set)."""
+        """The parameters as the constructor takes them: parameter-group dictionaries with the
+        constructor's names (``rename``), flagged groups when ``matrix_flag`` is set."""
+        params = list(params)
+        if params and isinstance(params[0], dict):
+            params = [{"params": g["params"], **self.translate({k: v for k, v in g.items() if k != "params"})}
+                      for g in params]
         if self.matrix_flag is None:
             return params
-        params = list(params)
+        if params and isinstance(params[0], dict):
+            return [{**g, self.matrix_flag: all(p.ndim >= 2 for p in g["params"])} for g in params]
         matrices = [p for p in params if p.ndim >= 2]
         others = [p for p in params if p.ndim < 2]
         return [g for g in ({"params": matrices, self.matrix_flag: True},
@@ -109,9 +178,53 @@ class OptimizerSubject:
         return FAMILIES[self.family]
 
     def applies_to(self, marker_kwargs: dict) -> bool:
-        """Whether a theorem marker (``families=``, ``capability=``) covers this subject's family."""
-        return self.family in select(families=marker_kwargs.get("families"),
-                                     capability=marker_kwargs.get("capability"))
+        """Whether a theorem marker (``families=``, ``capability=``, ``decay_law=``) covers this subject."""
+        if self.family not in select(families=marker_kwargs.get("families"),
+                                     capability=marker_kwargs.get("capability")):
+            return False
+        laws = marker_kwargs.get("decay_law")
+        return laws is None or self.decay_law in ((laws,) if isinstance(laws, str) else tuple(laws))
+
+
+# Theorems whose claims hold for every value of an optional hyperparameter in the family's range (a
+# zero-gradient coordinate never moves whatever eps > 0 is): a constructor that lacks one (a fixed eps of
+# its own) is run with its own value there, and the record says so. Everywhere else -- T4's recursions,
+# T9/T11/T12's formulas -- the value matters, and a check that needs it is reported as not supported.
+ANY_VALUE_THEOREMS = frozenset({"T2", "T3", "T5", "T6"})
+
+
+def _suite_name(subject: OptimizerSubject, constructor_name: str) -> str:
+    for name, target in subject.rename:
+        if constructor_name == target or (isinstance(target, tuple) and constructor_name in target):
+            return name
+    return constructor_name
+
+
+def check_defining(subject: OptimizerSubject, *, source: str = "--optimizer") -> None:
+    """At the start of a run: the subject can be built with its family's defining hyperparameters
+    (and fixed arguments) and builds a torch.optim-style optimizer; otherwise a ``SpecError`` (a usage
+    error, exit 4) that names the hyperparameter and the mapping that would fix it."""
+    record = subject.record
+    values = record.defining_values()
+    p = torch.zeros(4, 4, dtype=torch.float64, requires_grad=True)  # 2-D: matrix-only families take it
+    try:
+        subject.build([p], **values)
+    except NotSupported as exc:
+        names = ", ".join(repr(n) for n in exc.names)
+        example = {"betas": "('beta1', 'beta2')"}.get(exc.names[0], "'their_name'")
+        raise SpecError(
+            f"{source} {subject.label}: cannot be built with the defining hyperparameter(s) {names} of family "
+            f"{record.name}: the constructor does not take them. If it takes them under other names, map them in "
+            f"the spec: {subject.label.partition('?')[0]}?rename={{{exc.names[0]!r}: {example}}} (a tuple splits a "
+            f"pair; None: built in, not passed); if it implements another recursion, choose its family "
+            f"(valid: {valid_families()}; 'generic' passes only lr)") from None
+    except NotAnOptimizer as exc:
+        built = exc.args[0].split(" built ", 1)[-1]
+        raise SpecError(f"{source} {subject.label}: it built {built} (derive it from torch.optim.Optimizer, or give "
+                        f"it step, zero_grad and param_groups)") from None
+    except SubjectError as exc:
+        raise SpecError(f"{source} {subject.label}: construction with the defining hyperparameters of family "
+                        f"{record.name}, {values}, fails: {exc.__cause__ or exc}") from None
 
 
 def accepted_keywords(factory) -> set[str] | None:
@@ -152,33 +265,13 @@ def load_attr(spec: str, what: str) -> Any:
     return obj
 
 
-def split_top_level(text: str, separator: str) -> list[str]:
-    """Split at ``separator`` outside brackets and quotes (``betas=(0.9, 0.99)`` stays whole)."""
-    parts, depth, quote, current = [], 0, None, []
-    for ch in text:
-        if quote:
-            quote = None if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth = max(0, depth - 1)
-        elif ch == separator and depth == 0:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(ch)
-    parts.append("".join(current))
-    return parts
+RESERVED_OPTIONS = ("matrix_flag", "rename", "decay_law")
 
 
-RESERVED_OPTIONS = ("matrix_flag",)
-
-
-def parse_options(text: str, spec: str, family: Family, factory) -> tuple[tuple, str | None]:
-    """``name=value&name=value`` -> ((name, value), ...) and the matrix flag; SpecError naming the problem."""
-    options, matrix_flag = [], None
+def parse_options(text: str, spec: str, family: Family, factory) -> dict:
+    """``name=value&name=value`` -> {"options": ((name, value), ...), "matrix_flag", "rename",
+    "declared_decay_law"}; SpecError naming the problem."""
+    options, matrix_flag, rename, decay_law = [], None, (), None
     suite_names = {"lr", *family.hyperparameters, *family.fixed, *family.decay}
     try:
         signature = inspect.signature(factory)
@@ -209,6 +302,15 @@ def parse_options(text: str, spec: str, family: Family, factory) -> tuple[tuple,
                                 f"matrix_flag='use_muon'")
             matrix_flag = value
             continue
+        if name == "rename":
+            rename = _parse_rename(value, spec, family)
+            continue
+        if name == "decay_law":
+            if value not in DECAY_LAWS:
+                raise SpecError(f"--optimizer {spec!r}: decay_law must be one of {', '.join(map(repr, DECAY_LAWS))}, "
+                                f"got {value!r}")
+            decay_law = value
+            continue
         if name in suite_names:
             raise SpecError(f"--optimizer {spec!r}: {name!r} is passed by the suite for family "
                             f"{family.name!r} (the theorems reason on the values they pass); fix only "
@@ -217,7 +319,32 @@ def parse_options(text: str, spec: str, family: Family, factory) -> tuple[tuple,
             raise SpecError(f"--optimizer {spec!r}: {getattr(factory, '__name__', factory)!s} takes no "
                             f"argument {name!r}")
         options.append((name, value))
-    return tuple(options), matrix_flag
+    return dict(options=tuple(options), matrix_flag=matrix_flag, rename=rename, declared_decay_law=decay_law)
+
+
+def _parse_rename(value, spec: str, family: Family) -> tuple:
+    """``{'betas': ('beta1', 'beta2'), 'eps': 'epsilon', 'amsgrad': None}`` -> sorted pairs; SpecError."""
+    example = "rename={'betas': ('beta1', 'beta2')}"
+    if not isinstance(value, dict) or not value:
+        raise SpecError(f"--optimizer {spec!r}: rename must be a non-empty dict of the suite's names to the "
+                        f"constructor's, e.g. {example}")
+    known = {"lr", *family.contract_space(), *family.fixed, *family.decay}
+    pairs = []
+    for name, target in value.items():
+        if name not in known:
+            raise SpecError(f"--optimizer {spec!r}: rename names {name!r}, which the suite does not pass for family "
+                            f"{family.name!r} (it passes: {', '.join(sorted(known))})")
+        ok = target is None or (isinstance(target, str) and target.isidentifier()) or (
+            isinstance(target, tuple) and target and all(isinstance(t, str) and t.isidentifier() for t in target))
+        if not ok:
+            raise SpecError(f"--optimizer {spec!r}: rename[{name!r}] must be an argument name, a tuple of names "
+                            f"(one per entry of a pair) or None (built in), e.g. {example}")
+        if target is None and name not in family.fixed:
+            raise SpecError(f"--optimizer {spec!r}: rename[{name!r}] = None (built in, not passed) is only for the "
+                            f"arguments that define family {family.name!r} ({', '.join(family.fixed) or 'none'}): "
+                            f"a drawn hyperparameter's value must reach the subject")
+        pairs.append((name, target))
+    return tuple(sorted(pairs, key=lambda kv: kv[0]))
 
 
 def parse_optimizer_spec(text: str) -> OptimizerSubject:
@@ -231,13 +358,13 @@ def parse_optimizer_spec(text: str) -> OptimizerSubject:
         raise SpecError(f"--optimizer {text!r}: unknown family {family!r}. Valid families: {valid_families()}")
     target, query, fixed = target.strip().partition("?")
     factory = load_attr(target.strip(), "--optimizer")
-    options, matrix_flag = (), None
+    parsed = {}
     if query:
         if not fixed.strip():
             raise SpecError(f"--optimizer {text!r}: nothing after '?': expected name=value pairs joined by '&'")
-        options, matrix_flag = parse_options(fixed, text.strip(), FAMILIES[family], factory)
+        parsed = parse_options(fixed, text.strip(), FAMILIES[family], factory)
     spec = target.strip() + (f"?{fixed.strip()}" if query else "")
-    return OptimizerSubject(family, f"{family}={spec}", spec, factory, options=options, matrix_flag=matrix_flag)
+    return OptimizerSubject(family, f"{family}={spec}", spec, factory, **parsed)
 
 
 def parse_optimizer_specs(specs: list[str]) -> list[OptimizerSubject]:
@@ -247,6 +374,8 @@ def parse_optimizer_specs(specs: list[str]) -> list[OptimizerSubject]:
     dupes = sorted({x for x in labels if labels.count(x) > 1})
     if dupes:
         raise SpecError(f"--optimizer given twice: {', '.join(dupes)}")
+    for subject in subjects:
+        check_defining(subject)
     return subjects
 
 
@@ -270,6 +399,16 @@ def _supports(cls, impl: str, device: torch.device, dtype: torch.dtype) -> bool:
     return True
 
 
+_LAYOUTS = ("layouts", "torch 2.13's fused CPU kernels ignore memory layout: a non-contiguous parameter, or a "
+                       "gradient whose strides differ from its parameter's, gets wrong iterates "
+                       "(docs/torch-deviations/fused_cpu_layouts.py)")
+_LATE = ("late first gradient", "torch 2.13's fused SGD with momentum raises when a parameter first gets a gradient "
+                                "after step 1 (docs/torch-deviations/fused_sgd_momentum_late_parameter.py)")
+# The contract axes T4 leaves out for torch's own fused paths (diagnosed deviations, each with a script that
+# reproduces it without kinkcheck); every other axis of the contract runs on them.
+FUSED_AXES = {"*": (_LAYOUTS,), "momentum": (_LAYOUTS, _LATE), "nesterov": (_LAYOUTS, _LATE)}
+
+
 def builtin_subjects(device: torch.device, dtype: torch.dtype) -> list[OptimizerSubject]:
     """Every torch.optim optimizer, in every implementation it offers here, mapped to families."""
     subjects = []
@@ -285,7 +424,9 @@ def builtin_subjects(device: torch.device, dtype: torch.dtype) -> list[Optimizer
                       "fused": {"fused": True}, "default": {}}[impl]
             label = fam.name if impl == "default" else f"{fam.name}[{impl}]"
             factory = functools.partial(cls, **kwargs) if kwargs else cls
-            subjects.append(OptimizerSubject(fam.name, label, f"torch.optim:{fam.torch_class}", factory, True))
+            skip = FUSED_AXES.get(fam.name, FUSED_AXES["*"]) if impl == "fused" else ()
+            subjects.append(OptimizerSubject(fam.name, label, f"torch.optim:{fam.torch_class}", factory, True,
+                                             skip_axes=skip))
     return subjects
 
 

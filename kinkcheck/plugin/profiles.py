@@ -3,6 +3,8 @@
 - ``kinkcheck-dev``: 20 examples (the default for kinkcheck theorems when no profile is chosen);
 - ``kinkcheck-ci``: derandomized, fixed examples, reproduction blobs printed (the default for
   kinkcheck theorems when Hypothesis detected a CI environment and no profile is chosen);
+- ``kinkcheck-ci-noshrink``: ci without the shrink phase: a failing gate reports the first failing
+  example it finds instead of spending minutes minimising it (the reproduction blob still pins it);
 - ``kinkcheck-thorough``: 10x the examples; ``kinkcheck-debug``: verbose dev;
 - ``kinkcheck-selftest``: ci with 10 examples and no shrinking (the mutation self-tests only need
   *a* failure); ``kinkcheck-selftest-thorough``: the same with the thorough budget, derandomized, for
@@ -18,6 +20,7 @@ import contextlib
 
 PREFIX = "kinkcheck-"
 DEV, CI, THOROUGH = "kinkcheck-dev", "kinkcheck-ci", "kinkcheck-thorough"
+CI_NOSHRINK = "kinkcheck-ci-noshrink"
 _registered = False
 
 
@@ -30,6 +33,8 @@ def register() -> None:
     common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     settings.register_profile(DEV, max_examples=20, **common)
     settings.register_profile(CI, max_examples=20, derandomize=True, print_blob=True, **common)
+    settings.register_profile(CI_NOSHRINK, parent=settings.get_profile(CI),
+                              phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target])
     settings.register_profile(THOROUGH, max_examples=200, **common)
     settings.register_profile("kinkcheck-debug", parent=settings.get_profile(DEV), verbosity=Verbosity.verbose)
     settings.register_profile("kinkcheck-selftest", parent=settings.get_profile(CI), max_examples=10,

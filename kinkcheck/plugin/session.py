@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
@@ -66,6 +67,8 @@ class RunState:
     records: list = field(default_factory=list)
     matched: set = field(default_factory=set)
     not_run: set = field(default_factory=set)  # theorems whose suite-level tests a gate deselected
+    not_run_activation: set = field(default_factory=set)  # theorems whose default-activation tests it deselected
+    user_activation: bool = False  # the activation under test was given (option, variable or ini)
 
 
 def _worker_threads(config) -> int | None:
@@ -92,19 +95,48 @@ def build(config) -> RunState:
 
         torch.set_num_threads(threads)
     try:
-        where = make_placement(config.getoption("--device"), config.getoption("--dtype"))
-        specs = options.optimizer_specs(config)
+        where = make_placement(options.value(config, "device"), options.value(config, "dtype"))
+        specs = options.value(config, "optimizers")
         optimizers = parse_optimizer_specs(specs) if specs else builtin_subjects(where.device, where.dtype)
-        activation = parse_activation_spec(options.activation_spec(config))
+        activation = parse_activation_spec(options.value(config, "activation"))
         dtype_name = str(where.dtype).removeprefix("torch.")
-        expectations = expect.read(config.getoption("--xfails-file"), dtype=dtype_name)
+        expectations = expect.read(options.value(config, "xfails_file"), dtype=dtype_name)
         builtin_expectations = {} if specs else expect.read(str(expect.BUILTIN), dtype=dtype_name)
     except (SpecError, expect.ExpectationsError, ValueError) as exc:
-        raise pytest.UsageError(f"kinkcheck: {exc}") from None
+        raise pytest.UsageError(usage_message(config, str(exc))) from None
     state = RunState(where, optimizers, activation, bool(specs), options.is_gate(config), expectations,
-                     builtin_expectations=builtin_expectations)
+                     builtin_expectations=builtin_expectations,
+                     user_activation=bool(options.value(config, "activation")))
     config.stash[STATE] = state
     return state
+
+
+def usage_message(config, message: str) -> str:
+    """A parse error of the harness, worded with the setting the value came from (the harness says
+    ``--optimizer``; the spec may have come from KINKCHECK_OPTIMIZERS or the ini file), plus a hint when
+    a module of the run's own directory cannot be imported."""
+    for name, word in (("optimizers", "--optimizer"), ("activation", "--activation"),
+                       ("xfails_file", "--xfails-file")):
+        where = options.source(config, name)
+        if where and (message.startswith(word) or f"{word} given twice" in message):
+            message = message.replace(word, where, 1)
+    text = f"kinkcheck: {message}"
+    missing = re.search(r"No module named '([\w.]+)'", message)
+    if missing:
+        text += "\n" + import_hint(config, missing.group(1))
+    return text
+
+
+def import_hint(config, module: str) -> str:
+    """How to make ``module`` importable: the usual cause is a module in the current directory, which
+    ``pytest`` (unlike ``python -m pytest``) does not put on sys.path."""
+    top = module.split(".")[0]
+    here = Path(config.invocation_params.dir)
+    local = [p for p in (here / f"{top}.py", here / top) if p.exists()]
+    where = f"{local[0]} exists, but the" if local else "the"
+    return (f"hint: {where} module {top!r} is not on sys.path: pytest does not add the current directory. "
+            f"Run `python -m pytest ...` from the directory holding it, or set PYTHONPATH=. (or the directory "
+            f"holding it), or add `pythonpath = .` to the [pytest] ini section; a package: `pip install -e .`")
 
 
 def get(config) -> RunState | None:

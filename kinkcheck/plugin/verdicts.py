@@ -24,11 +24,12 @@ import pytest
 
 from kinkcheck import catalog
 from kinkcheck.harness.core import records
-from kinkcheck.harness.core.outcomes import HarnessError, LowPrecisionEffect, NotSupported, OutOfScope
+from kinkcheck.harness.core.outcomes import LowPrecisionEffect, NotSupported, OutOfScope
+from kinkcheck.plugin import blame
 from kinkcheck.plugin import expectations as expect
 from kinkcheck.plugin import options, profiles, session
 
-GATE_TIMEOUT_S = 600.0
+GATE_TIMEOUT_S = 300.0  # per test; a hanging subject ends the gate after its first timeout (below)
 TIMEOUT = pytest.StashKey[float]()
 
 
@@ -41,11 +42,96 @@ class SubjectTimeout(BaseException):
     BaseExceptions through at once, and pytest reports this one as the test's failure."""
 
 
+class SubjectHung(SubjectTimeout):
+    """A test of a subject that already ran past the time limit earlier in this run: it fails at once,
+    without running, naming the first timed-out test (a FAIL of the subject, as the timeout itself)."""
+
+
+# ----------------------------------------------------------------------------- the hang registry
+# After one timeout a subject's remaining tests fail at once (``SubjectHung``), so that a hanging
+# subject costs one time limit, not one per test: with the default 300 s and one timeout, a gate run
+# ends in about 300 s plus the subject's other tests failing in milliseconds (22 tests x 600 s before).
+# The registry is run-scoped: in one process it lives in ``config.stash``; under pytest-xdist the
+# workers share no memory, so a timeout is also written as a marker file, one per subject, in a
+# directory named after xdist's run id (``workerinput["testrunuid"]``, the same for every worker of a
+# run) and the controller's pid (a user's fixed ``--testrunuid`` is still a new directory per run).
+# Every worker reads it before each test, and a worker whose test of that subject is already running
+# polls it every HANG_POLL_S seconds (SIGALRM), so a subject hanging on every worker at once ends within
+# one time limit plus HANG_POLL_S. The suite's own row is not registered: a slow suite-level test is
+# not a hanging subject, and each keeps its own limit. Marker files are a few bytes and stay in the
+# system temp directory (nothing else of the run is left there); a serial run writes none.
+HANG_POLL_S = 5.0
+_HANGS = pytest.StashKey[dict]()
+
+
+def _hang_dir(config):
+    workerinput = getattr(config, "workerinput", None)
+    if not workerinput or not workerinput.get("testrunuid"):
+        return None
+    import os
+    import tempfile
+    from pathlib import Path
+
+    return Path(tempfile.gettempdir()) / f"kinkcheck-hangs-{workerinput['testrunuid']}-{os.getppid()}"
+
+
+def _hang_file(config, subject: str):
+    import hashlib
+
+    folder = _hang_dir(config)
+    return None if folder is None else folder / hashlib.sha1(subject.encode()).hexdigest()
+
+
+def record_hang(config, subject: str, nodeid: str) -> None:
+    """Remember that ``subject`` ran past the limit in ``nodeid`` (the first such test is kept)."""
+    if subject is None or subject == records.SUITE_ROW:
+        return
+    path = _hang_file(config, subject)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "x", encoding="utf-8") as f:  # exclusive: another worker's first timeout stays
+                f.write(nodeid)
+        except FileExistsError:
+            config.stash.setdefault(_HANGS, {}).pop(subject, None)
+            nodeid = first_hang(config, subject) or nodeid  # the run's first, from the other worker
+        except OSError:  # an unwritable temp directory: the other workers run their own limits
+            pass
+    config.stash.setdefault(_HANGS, {}).setdefault(subject, nodeid)
+
+
+def first_hang(config, subject: str) -> str | None:
+    """The test in which ``subject`` first ran past the limit in this run (any worker), or None."""
+    if subject is None or subject == records.SUITE_ROW:
+        return None
+    found = config.stash.get(_HANGS, {}).get(subject)
+    if found is not None:
+        return found
+    path = _hang_file(config, subject)
+    if path is None:
+        return None
+    try:
+        found = path.read_text(encoding="utf-8") or "(another worker's test)"
+    except OSError:
+        return None
+    config.stash.setdefault(_HANGS, {}).setdefault(subject, found)
+    return found
+
+
+def _hung_message(theorem: str, subject: str, first: str, seconds) -> str:
+    limit = f"--kinkcheck-timeout {seconds:g} s" if seconds else "the time limit"
+    return (f"{theorem}: not run: subject {subject} already ran past {limit} in this run, first in {first} "
+            f"(a hanging subject: its remaining tests fail at once)")
+
+
 @contextlib.contextmanager
 def time_limit(item, subject: str, theorem: str):
     """Arm SIGALRM for the item's timeout (main thread, POSIX); elsewhere fall back to
-    pytest-timeout's thread method when it is installed, else no limit."""
+    pytest-timeout's thread method when it is installed, else no limit. A subject that already timed
+    out in this run fails at once (``SubjectHung``), without running the test."""
     seconds = item.stash.get(TIMEOUT, None)
+    if seconds and (first := first_hang(item.config, subject)) is not None:
+        raise SubjectHung(_hung_message(theorem, subject, first, seconds))
     usable = seconds and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     if not usable:
         if seconds and item.config.pluginmanager.hasplugin("timeout"):
@@ -53,12 +139,27 @@ def time_limit(item, subject: str, theorem: str):
         yield
         return
 
+    import time
+
+    deadline = time.monotonic() + seconds
+    shared = _hang_dir(item.config) is not None and subject != records.SUITE_ROW
+    poll = min(seconds, HANG_POLL_S) if shared else seconds
+
     def expire(signum, frame):
+        if shared and time.monotonic() < deadline:  # a poll (xdist): did another worker see this subject hang?
+            first = first_hang(item.config, subject)
+            if first is None:
+                return
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            raise SubjectHung(_hung_message(theorem, subject, first, seconds))
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        record_hang(item.config, subject, item.nodeid)
         raise SubjectTimeout(f"{theorem}: the test with subject {subject} ran past --kinkcheck-timeout "
-                             f"{seconds:g} s (a hanging subject): {item.nodeid}")
+                             f"{seconds:g} s (a hanging subject; its remaining tests fail at once): "
+                             f"{item.nodeid}")
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, poll, poll)
     try:
         yield
     finally:
@@ -81,7 +182,13 @@ def new_record(item, marker) -> records.TestRecord:
 
 
 def select(config, state, items) -> None:
+    """Deselect what a run does not judge, mark expected deviations, arm the time limit. A gate
+    (``--kinkcheck-optimizer``/``--kinkcheck-activation``) deselects the suite-level tests and, when no
+    activation was given, the tests whose row is the default activation (T1 on torch.relu judges torch,
+    not the optimizer under test); both are listed under the table as "not run"."""
     deselected = []
+    default_activation = state.gate and not options.activation_spec(config)
+    timeout = options.value(config, "timeout") or (GATE_TIMEOUT_S if state.gate else None)
     for item in items:
         marker = item.get_closest_marker("theorem")
         if marker is None:
@@ -92,14 +199,18 @@ def select(config, state, items) -> None:
             if subject is not None:
                 state.not_run.add(marker.args[0])
             continue
-        hit = expect.match(state.expectations, marker.args[0], subject)
+        if default_activation and subject.startswith("activation "):
+            deselected.append(item)
+            state.not_run_activation.add(marker.args[0])
+            continue
+        coords = expect.item_coordinates(item, str(state.placement.dtype).removeprefix("torch."))
+        hit = expect.match(state.expectations, marker.args[0], subject, **coords)
         if hit is not None:
             state.matched.add(hit[0])
             item.add_marker(pytest.mark.xfail(reason=f"expected deviation: {hit[1]}", strict=False))
-        elif (known := expect.match(state.builtin_expectations, marker.args[0], subject)) is not None:
+        elif (known := expect.match(state.builtin_expectations, marker.args[0], subject, **coords)) is not None:
             item.add_marker(pytest.mark.xfail(reason=f"known torch deviation, not run (--runxfail runs it): "
                                                      f"{known[1]}", run=False, strict=False))
-        timeout = config.getoption("--kinkcheck-timeout") or (GATE_TIMEOUT_S if state.gate else None)
         if timeout:
             item.stash[TIMEOUT] = float(timeout)
     if deselected:
@@ -108,22 +219,10 @@ def select(config, state, items) -> None:
         items[:] = [i for i in items if id(i) not in keep]
 
 
-def _exceptions(exc) -> list[BaseException]:
-    subs = getattr(exc, "exceptions", None)  # an exception group (Hypothesis reports several errors so)
-    if isinstance(subs, (tuple, list)):
-        return [e for sub in subs for e in _exceptions(sub)]
-    return [exc]
-
-
 def is_suite_error(exc) -> bool:
-    """A property fails by an AssertionError (``SubjectError`` included: the subject raised or went
-    non-finite inside a guarded step). Any other exception -- ``HarnessError``, a Hypothesis error
-    about the suite's strategies (Unsatisfiable, FailedHealthCheck, InvalidArgument), a TypeError in
-    the suite's code -- is a bug of the suite."""
-    leaves = _exceptions(exc)
-    if any(isinstance(e, HarnessError) for e in leaves):
-        return True
-    return not any(isinstance(e, (AssertionError, pytest.fail.Exception, SubjectTimeout)) for e in leaves)
+    """Whether a failed test is the suite's ERROR rather than the subject's FAIL: the rule of
+    ``kinkcheck.plugin.blame`` (blame follows the call)."""
+    return blame.is_suite_error(exc)
 
 
 def on_report(item, call, rep, marker, record) -> None:
@@ -154,6 +253,8 @@ def on_report(item, call, rep, marker, record) -> None:
     elif rep.failed:
         suite = call.when == "setup" or (excinfo is not None and is_suite_error(excinfo.value))
         record.outcome = "error" if suite else "failed"
+        if not suite and excinfo is not None:
+            record.reason = blame.failure_kind(excinfo.value, marker.args[0])
         rep.sections.append(("kinkcheck", failure_note(item, marker, record, suite)))
     else:
         record.outcome = "passed"
@@ -161,20 +262,19 @@ def on_report(item, call, rep, marker, record) -> None:
 
 
 def reproduce_command(item) -> str:
+    """The command that runs this test again with the run's subjects, placement and profile (settings
+    that came from the environment or the ini file are spelled out as options)."""
     config = item.config
     node = f"{item.path}::{item.nodeid.split('::', 1)[1]}" if "::" in item.nodeid else str(item.path)
     args = [sys.executable, "-m", "pytest", node, "-p", "no:randomly"]
-    for spec in options.optimizer_specs(config):  # the environment variable's subjects too
-        args += ["--optimizer", spec]
-    if options.activation_spec(config):
-        args += ["--activation", options.activation_spec(config)]
-    for name in ("--device", "--dtype", "--xfails-file"):
-        value = config.getoption(name)
-        if value:
-            args += [name, value]
-    for flag in ("--all-theorems", "--kinkcheck-slow"):
-        if config.getoption(flag):
-            args.append(flag)
+    for spec in options.value(config, "optimizers"):
+        args += ["--kinkcheck-optimizer", spec]
+    for name in ("activation", "device", "dtype", "xfails_file"):
+        if options.value(config, name):
+            args += [options.SETTINGS[name].flag, str(options.value(config, name))]
+    for name in ("all_theorems", "slow"):
+        if options.value(config, name):
+            args.append(options.SETTINGS[name].flag)
     # the profile the theorems ran under, also when kinkcheck chose it (kinkcheck-ci under CI)
     args += ["--hypothesis-profile", profiles.effective_name(config.getoption("hypothesis_profile", None))]
     seed = config.getoption("hypothesis_seed", None)
@@ -187,12 +287,15 @@ def failure_note(item, marker, record, suite: bool) -> str:
     theorem = marker.args[0]
     entry = catalog.lookup(theorem)
     title = f"{entry.title} — {entry.source}" if entry else "(not in the catalogue)"
+    kind = record.reason or "violates the theorem"
     what = ("ERROR of the suite itself (not a verdict on the subject): please report it"
-            if suite else f"FAIL: the subject violates {theorem}")
+            if suite else f"FAIL ({kind}): the subject fails {theorem}")
+    hints = [] if suite else [f"hint: {h}" for k, h in blame.HINT.items() if k in kind]
     return "\n".join([
         f"{theorem}: {title}",
         f"subject: {record.subject}",
         what,
+        *hints,
         f"reproduce: {reproduce_command(item)}",
         "(Hypothesis replays the failing example from its database; under a derandomized profile the "
         "same example is generated again; the @reproduce_failure blob, when printed above, pins it.)",

@@ -233,3 +233,27 @@ class TailDroppedAdam(_Adam):
         n = p.numel()
         if n > 16 and n % 16 and p.is_contiguous():
             p.view(-1)[n - n % 16:] = before.view(-1)[n - n % 16:]
+
+
+class LenientAdam(torch.optim.Adam):
+    """Adam (correct iterates) that accepts what torch.optim refuses: a parameter listed in two groups is
+    kept in the first only, a negative lr is taken as its magnitude, and a state_dict that does not match
+    its groups is ignored (a "robust" optimizer, as some libraries write them): T4's error contract."""
+
+    def __init__(self, params, lr=1e-3, **kwargs):
+        self._negative_lr = lr < 0
+        super().__init__(params, lr=abs(lr), **kwargs)
+
+    def add_param_group(self, param_group):
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        params = param_group["params"]
+        params = [params] if isinstance(params, torch.Tensor) else list(params)
+        param_group = {**param_group, "params": [p for p in params if id(p) not in seen]}
+        if param_group["params"]:
+            super().add_param_group(param_group)
+
+    def load_state_dict(self, state_dict):
+        try:
+            super().load_state_dict(state_dict)
+        except ValueError:
+            pass

@@ -1,0 +1,109 @@
+"""#19 item 7: a hanging subject ends the gate after one time limit.
+
+The gate run is the default one (every subject-dependent theorem module) on a subject whose ``step``
+never returns, with ``--kinkcheck-timeout 3`` to measure the mechanism: the first test times out, every
+other test of the subject fails at once, naming the subject and the first timed-out test. With the
+default limit (``GATE_TIMEOUT_S``, 300 s) the same run ends in 300 s plus the same few seconds: under
+the 10 minutes of #19 (22 tests x 600 s before)."""
+from __future__ import annotations
+
+import re
+import time
+import types
+
+import pytest
+
+from kinkcheck.plugin import verdicts
+from tests.conftest import optimizer_args
+
+TIMEOUT_S = 3
+HANGING = "adam=tests.broken.hang:HangingAdam"
+
+
+def _gate(run_suite, spec):
+    started = time.monotonic()
+    run = run_suite(*optimizer_args(spec), "--kinkcheck-timeout", str(TIMEOUT_S), "-p", "no:randomly",
+                    modules=("",))  # theorems/ as a whole: the default gate
+    return run, time.monotonic() - started
+
+
+def test_a_hanging_subject_costs_one_time_limit(run_suite):
+    run, wall = _gate(run_suite, HANGING)
+    assert run.ret == 1, run.text[-3000:]
+    outcomes = {t["nodeid"]: t["outcome"] for t in run.report["tests"] if t["subject"] == HANGING}
+    assert len(outcomes) >= 20 and set(outcomes.values()) == {"failed"}, outcomes
+    timed_out = re.findall(r"ran past --kinkcheck-timeout 3 s \(a hanging subject; its remaining tests fail at "
+                           r"once\): (\S+)", run.text)
+    first = set(timed_out)
+    assert len(first) == 1, run.text[-3000:]  # one test waited its limit ...
+    hung = re.findall(rf"not run: subject {re.escape(HANGING)} already ran past --kinkcheck-timeout 3 s in this "
+                      rf"run, first in (\S+)", run.text)
+    assert len(set(hung)) == 1 and set(hung) == first, (first, set(hung))  # ... the others name it
+    assert len(hung) >= len(outcomes) - 1, (len(hung), len(outcomes))
+    seconds = sorted(t["seconds"] for t in run.report["tests"] if t["subject"] == HANGING)
+    assert seconds[-1] >= TIMEOUT_S and seconds[-2] < 1.0, seconds  # the rest did not run
+    assert wall < 60, wall  # collection, start-up and one 3 s limit (measured: about 9 s)
+
+
+def test_the_registry_remembers_a_subject_that_hung_once(run_suite):
+    """HangsOnceAdam hangs only at its first construction; its later tests would pass. They fail at once
+    because the subject hung before: the registry, not a second hang, ends them."""
+    spec = "adam=tests.broken.hang:HangsOnceAdam"
+    run, _ = _gate(run_suite, spec)
+    assert run.ret == 1, run.text[-3000:]
+    outcomes = [t["outcome"] for t in run.report["tests"] if t["subject"] == spec]
+    assert outcomes and set(outcomes) == {"failed"}, outcomes
+    assert f"not run: subject {spec} already ran past" in run.text, run.text[-3000:]
+
+
+def _worker(uid: str):
+    return types.SimpleNamespace(workerinput={"testrunuid": uid, "workerid": "gw0"}, stash=pytest.Stash())
+
+
+def test_xdist_workers_share_the_registry_through_the_run_directory():
+    """Two xdist workers of one run (same testrunuid, same controller) share no memory: a hang recorded
+    by one is seen by the other through the marker file; another run (another testrunuid) sees nothing;
+    the suite's own row is never registered."""
+    uid = f"selftest-{time.time_ns()}"
+    first, second, other_run = _worker(uid), _worker(uid), _worker(uid + "-other")
+    try:
+        assert verdicts.first_hang(second, "adam=x:Y") is None
+        verdicts.record_hang(first, "adam=x:Y", "theorems/test_a.py::test_a[adam=x:Y]")
+        verdicts.record_hang(second, "adam=x:Y", "theorems/test_b.py::test_b[adam=x:Y]")  # the first is kept
+        assert verdicts.first_hang(second, "adam=x:Y") == "theorems/test_a.py::test_a[adam=x:Y]"
+        assert verdicts.first_hang(_worker(uid), "adam=x:Y") == "theorems/test_a.py::test_a[adam=x:Y]"
+        assert verdicts.first_hang(other_run, "adam=x:Y") is None
+        assert verdicts.first_hang(second, "sgd=x:Z") is None
+        verdicts.record_hang(first, verdicts.records.SUITE_ROW, "theorems/test_c.py::test_c")
+        assert verdicts.first_hang(second, verdicts.records.SUITE_ROW) is None
+    finally:
+        folder = verdicts._hang_dir(first)
+        for path in folder.glob("*"):
+            path.unlink()
+        folder.rmdir()
+
+
+def test_a_running_test_ends_when_another_worker_saw_its_subject_hang(monkeypatch):
+    """Under xdist a worker already inside a test of the subject polls the registry (SIGALRM every
+    HANG_POLL_S): once another worker recorded the subject's timeout, the running test ends at the next
+    poll, long before its own limit."""
+    monkeypatch.setattr(verdicts, "HANG_POLL_S", 0.2)
+    uid = f"selftest-{time.time_ns()}"
+    config, other = _worker(uid), _worker(uid)
+    item = types.SimpleNamespace(config=config, stash=pytest.Stash(), nodeid="theorems/test_b.py::test_b[adam=x:Y]")
+    item.stash[verdicts.TIMEOUT] = 60.0
+    started = time.monotonic()
+    try:
+        with pytest.raises(verdicts.SubjectHung, match=r"first in theorems/test_a.py::test_a\[adam=x:Y\]"):
+            with verdicts.time_limit(item, "adam=x:Y", "T3"):
+                verdicts.record_hang(other, "adam=x:Y", "theorems/test_a.py::test_a[adam=x:Y]")
+                time.sleep(30)
+        assert time.monotonic() - started < 5
+        with pytest.raises(verdicts.SubjectHung):  # and the next test of the subject does not start
+            with verdicts.time_limit(item, "adam=x:Y", "T3"):
+                raise AssertionError("ran")
+    finally:
+        folder = verdicts._hang_dir(config)
+        for path in folder.glob("*"):
+            path.unlink()
+        folder.rmdir()
