@@ -24,9 +24,11 @@ CASES = [
     ("sgd", "SGDRidgeDrift", "test_lasso_ndgm_oscillation.py", "T10"),
 ]
 
-# the new claims, one property each: the broken subject fails that property (not only its module)
+# the new claims, one property each: the broken subject fails that property (not only its module). The
+# snap-to-zero sparsifier's property is the closed form (every case reaches |b| < lr/64 there); the phase
+# transition's 3 derandomized examples reach it only on some draws (they did before examples were keyed per
+# subject, and did not after), so it is not listed as that bug's tooth.
 TARGETED = [
-    ("rmsprop", "RMSpropSnapToZero", "test_rmsprop_lambda_invariance.py", "test_phase_transition_ndgm_vs_rmsprop"),
     ("rmsprop", "RMSpropSnapToZero", "test_rmsprop_lambda_invariance.py", "test_rmsprop_closed_form"),
     ("sgd", "SGDTripleStep", "test_edge_of_stability.py", "test_sharpness_along_the_trajectory"),
     ("sgd", "SGDRidgeDrift", "test_lasso_ndgm_oscillation.py", "test_ridge_variant"),

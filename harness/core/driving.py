@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 import torch
 
-INNER_ATTRIBUTES = ("optimizer", "base_optimizer", "_optimizer", "inner_optimizer")
+INNER_ATTRIBUTES = ("optimizer", "base_optimizer", "_optimizer", "inner_optimizer", "_base_optimizer")
 _CHAIN_LIMIT = 8  # wrappers of wrappers; a cycle (an inner optimizer pointing back) ends the walk
 
 

@@ -103,6 +103,8 @@ def failure_kind(exc, theorem: str) -> str:
             text = str(e)
             if text.startswith("non-vacuity"):
                 kinds.append("never reached the regime (vacuous)")
+            elif "what torch.optim refuses" in text:
+                kinds.append("accepts what torch.optim refuses")
             elif theorem.split("(")[0] == "T4":
                 kinds.append("does not follow the family recursion")
             else:

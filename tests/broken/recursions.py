@@ -15,6 +15,8 @@ class _Elementwise(torch.optim.Optimizer):
     """A minimal from-scratch elementwise optimizer: ``update(p, g, state, group)`` per tensor."""
 
     def __init__(self, params, defaults):
+        if defaults.get("lr", 0.0) < 0:  # torch.optim's error contract (T4 checks it)
+            raise ValueError(f"Invalid learning rate: {defaults['lr']}")
         super().__init__(params, defaults)
 
     @torch.no_grad()

@@ -1,9 +1,10 @@
-"""Running the kinkcheck gate on third-party optimizer packages (pytorch-optimizer, lion-pytorch).
+"""Running the kinkcheck gate on third-party optimizer packages (pytorch-optimizer, lion-pytorch, timm).
 
 Each optimizer becomes a ``FAMILY=module:attr`` subject. The family is chosen from the
 constructor's signature, conservatively: ``adam`` when it takes lr, a 2-tuple ``betas``, eps and
 weight_decay (the adam family's hyperparameters); ``sgd`` when it is an SGD variant taking lr and
-weight_decay; ``generic`` (only lr passed, family-independent theorems) otherwise. The theorem
+weight_decay; ``generic`` (only lr passed, family-independent theorems) otherwise; timm's classes are
+mapped by hand (TIMM). Each spec declares its decay law (``?decay_law=``, read from the source). The theorem
 modules run in a subprocess exactly as a user's CI would run them (``pytest --pyargs
 theorems.<module> --optimizer ...``), several optimizers per run; a run that times out is split.
 
@@ -21,7 +22,12 @@ Per optimizer and theorem the verdict is one of
     oos (protocol)  the optimizer does not follow the torch.optim protocol the suite drives
               (PROTOCOL: it takes a model, LoRA factor pairs, or a missing dependency), confirmed
               by the run raising;
-    n/a       no test of the theorem applies to the family (Muon-style: 2-D parameters only, T2);
+    decay law a decay configuration (outside the hypothesis) whose zero-gradient coordinates do not
+              follow the declared ``?decay_law=`` (T3/T2's decay tests);
+    n/s       the theorem's main test was not supported (the constructor lacks a hyperparameter);
+    n/s (suite)  no test of the theorem for the family's parameter shapes (muon: 2-D only; T2);
+    n/a       no test of the theorem applies to the family (any other family);
+    spec error  the run was a usage error (exit 4): the sweep's spec is wrong, not the optimizer;
     timeout   the run did not finish in time.
 
 The harness (``kinkcheck.harness.core.training``) passes a closure, does ``backward(create_graph=
@@ -54,7 +60,7 @@ MAIN_TEST = {"T3": "test_zero_gradient_coordinates_never_move", "T2": "test_inac
 _MUON = ("muon", "matrix_flag='use_muon'", "Muon-style: matrices flagged use_muon=True, the other tensors go to "
          "its AdamW branch; family muon (2-D parameters, T3's row/column test)")
 DRIVING = {
-    "muon": _MUON, "distributedmuon": _MUON, "normuon": _MUON, "muonclip": _MUON, "adago": _MUON,
+    "muon": _MUON, "distributedmuon": _MUON, "normuon": _MUON, "adago": _MUON,
     "adamuon": _MUON,
     "spectralsphere": ("muon", "", "2-D parameters only: family muon (T3's row/column test)"),
     "bsam": (None, "num_data=64", "num_data (the data set size) is a required argument"),
@@ -62,6 +68,24 @@ DRIVING = {
     "sara": (None, "threshold=1e9", "only weights with |w| < threshold (default 1e-3) are trained: with the "
              "suite's N(0, 4) weights none is, so the threshold is raised above every weight"),
     "schedulefreeadamw": ("generic", "", "beta1 must lie in (0, 1): the adam family draws beta1 = 0"),
+    "mars": (None, "weight_decay_1d=0.0", "1-D parameters go to an AdamW branch with a decay of its own, "
+             "weight_decay_1d = 0.1 by default (outside T3's hypothesis under another name): set to 0"),
+    "radam": ("generic", "", "rectified Adam skips the update while rho_t <= 4 (degenerated_to_sgd=False): with "
+              "the adam family's beta2 = 0.5 (rho_inf = 3) it never moves, so T3's per-case non-vacuity check "
+              "fails; only lr is passed (its default betas rectify after 5 steps)"),
+    "muonclip": ("generic", "matrix_flag='use_muon'",
+                 "MuonClip forwards nesterov=... to Muon itself, so the muon family's drawn nesterov collides "
+                 "(TypeError: multiple values for 'nesterov'), and a spec may not withhold a drawn hyperparameter "
+                 "(rename={'nesterov': None} is a usage error): family generic with the matrix flag"),
+    **{name: (None, "d0=0.1", "D-adaptation starts from d0 = 1e-6: steps of lr*d0 ~ 1e-10 are below float32's "
+                              "resolution on O(1) weights and T3's non-vacuity check falls back to float64 only "
+                              "for float16/bfloat16 (a kinkcheck gap), so d0 is raised to 0.1")
+       for name in ("dadaptadagrad", "dadaptadam", "dadaptadan", "dadaptlion", "prodigy")},
+    "dadaptsgd": ("generic", "d0=0.1", "an SGD variant with memory (the sgd family is memoryless plain SGD); "
+                  "d0 raised from 1e-6 to 0.1 as for the other D-adaptation methods (float32 resolution)"),
+    **{name: ("generic", "", "an SGD variant with memory (momentum, averaging, D-adaptation, moment estimates): "
+                             "the sgd family is memoryless plain SGD (T2(d)), so only lr is passed")
+       for name in ("accsgd", "schedulefreesgd", "sgdsai", "signsgd", "vsgd")},
     "schedulefreeradam": ("generic", "", "beta1 must lie in (0, 1): the adam family draws beta1 = 0"),
 }
 # optimizers outside the protocol the suite drives; the verdict is "oos (protocol)" only when the run raises
@@ -71,6 +95,7 @@ PROTOCOL = {
     "adalomo": "takes a model and fuses the update into backward (no optimizer.step protocol)",
     "lorarite": "takes LoRA factor pairs (lora_l_dim/lora_r_dim shapes), not arbitrary tensors",
     "demo": "needs einops (not installed) and a distributed process group",
+    "distributedmuon": "needs an initialised torch.distributed process group (not a single-process optimizer)",
 }
 
 
@@ -95,6 +120,7 @@ class Verdict:
     cases: int = 0
     detail: str = ""
     tests: dict = field(default_factory=dict)
+    run: int = 1  # which saved run it comes from (scripts/thirdparty_table.py --from-json a,b)
 
 
 def _default(params, name):
@@ -116,6 +142,36 @@ def family_of(name: str, cls) -> str:
     return "generic"
 
 
+# decay laws read by hand where the weight_decouple rule below is wrong (weight_decouple=True, another law)
+DECAY_LAW = {
+    "adams": "none",  # adams.py: p *= 1 - lr*wd / sqrt(mean of v) (decay divided by the mean second moment)
+    "apollo": "none",  # apollo.py: apply_weight_decay(..., lr=step_size): scaled by the bias-corrected step size
+    "prodigy": "none",  # prodigy.py: decay scaled by the adapted d as well as lr
+}
+
+
+def decay_law_of(cls, family: str, name: str = "") -> str | None:
+    """The ``?decay_law=`` a pytorch-optimizer subject declares, read from its constructor: the package's
+    ``apply_weight_decay`` (pytorch_optimizer/base/optimizer.py) multiplies p by 1 - lr*weight_decay when
+    ``weight_decouple`` is true and ``fixed_decay`` false -- the decoupled law. Any other decay (coupled L2
+    on a recursion other than the family's reference, fixed decay, a decay of its own) is declared
+    ``none``: the suite has no law to compare it with, so the decay configuration is reported out of
+    scope with its displacement but not compared. None for families without weight_decay (generic, muon)."""
+    if family not in ("adam", "sgd"):
+        return None
+    if name in DECAY_LAW:
+        return DECAY_LAW[name]
+    params = inspect.signature(cls.__init__).parameters
+    if _default(params, "weight_decouple") is True and _default(params, "fixed_decay") is not True:
+        return "decoupled"
+    return "none"
+
+
+def _spec(family: str, target: str, *options: str) -> str:
+    options = [o for o in options if o]
+    return f"{family}={target}" + ("?" + "&".join(options) if options else "")
+
+
 def pytorch_optimizer_candidates() -> list[Candidate]:
     import pytorch_optimizer as po
 
@@ -127,7 +183,8 @@ def pytorch_optimizer_candidates() -> list[Candidate]:
         params = inspect.signature(cls.__init__).parameters
         family, fixed, _ = DRIVING.get(name, (None, "", ""))
         family = family or family_of(name, cls)
-        spec = f"{family}={cls.__module__}:{cls.__qualname__}" + (f"?{fixed}" if fixed else "")
+        law = decay_law_of(cls, family, name)
+        spec = _spec(family, f"{cls.__module__}:{cls.__qualname__}", fixed, f"decay_law='{law}'" if law else "")
         out.append(Candidate(name, spec, family, "pytorch-optimizer", _default(params, "weight_decay")))
     return out
 
@@ -136,33 +193,142 @@ def lion_pytorch_candidates() -> list[Candidate]:
     from lion_pytorch import Lion
 
     params = inspect.signature(Lion.__init__).parameters
-    family = family_of("lion", Lion)
-    return [Candidate("lion (lion-pytorch)", f"{family}=lion_pytorch:Lion", family, "lion-pytorch",
+    # lion_pytorch/lion_pytorch.py: p.data.mul_(1. - lr * wd) -- decoupled, the lion family's own law
+    return [Candidate("lion (lion-pytorch)", "lion=lion_pytorch:Lion", "lion", "lion-pytorch",
                       _default(params, "weight_decay"))]
 
 
-def candidates() -> list[Candidate]:
-    return pytorch_optimizer_candidates() + lion_pytorch_candidates()
+# timm 1.0.31 (timm/optim/*.py, read by hand): class -> (family, spec options, why). The decay law is read
+# from each step(): "decoupled" where a zero-gradient coordinate is multiplied by 1 - lr*weight_decay and
+# nothing else; "none" where the decay is another law the suite does not model (coupled L2 inside a
+# recursion other than the family reference, a trust ratio, a proximal division, Adafactor's relative step).
+TIMM = {
+    "AdaBelief": ("adam", "decay_law='decoupled'", "decoupled_decay=True by default: p.mul_(1 - lr*wd)"),
+    "Adafactor": ("adafactor",
+                  "rename={'beta2_decay': 'decay_rate', 'eps': ('eps', 'eps_scale'), 'd': 'clip_threshold'}"
+                  "&decay_law='none'",
+                  "torch's beta2_decay is timm's decay_rate (beta2_t = 1 - t^decay_rate), torch's eps pair (eps1, "
+                  "eps2) is timm's eps and eps_scale, torch's d is clip_threshold (without the rename the "
+                  "published-defaults test passes the pair as timm's float eps: TypeError); its decay is scaled "
+                  "by the relative step lr_t = lr*max(eps_scale, RMS(p)), not lr: no modelled law"),
+    "AdafactorBigVision": ("generic", "", "decay_rate has the opposite sign convention to torch's beta2_decay "
+                           "(beta2 = 1 - t^-decay_rate), momentum stored in bfloat16: only lr is passed"),
+    "Adahessian": ("adam", "decay_law='decoupled'", "p.mul_(1 - lr*wd); second order (is_second_order: "
+                   "backward(create_graph=True))"),
+    "AdamP": ("adam", "decay_law='none'", "decay scaled by wd_ratio where the projection applies"),
+    "AdamWLegacy": ("adamw", "", "AdamW (p.mul_(1 - lr*wd), default weight_decay 0.01): the adamw family"),
+    "Adan": ("generic", "", "betas is a 3-tuple (beta1, beta2, beta3): the adam family's 2-tuple does not fit; "
+             "decay is proximal (p /= 1 + lr*wd)"),
+    "Adopt": ("adam", "decay_law='none'", "decoupled=False by default: L2 added to the gradient of the ADOPT "
+              "recursion (not Adam's reference)"),
+    "Kron": ("generic", "", "PSGD Kron: momentum and a Kronecker-factored preconditioner, no betas"),
+    "Lamb": ("adam", "decay_law='none'", "L2 added to the update before the trust ratio (default weight_decay "
+             "0.01)"),
+    "LaProp": ("adam", "decay_law='decoupled'", "p += -lr*wd*p (wd_scale = lr)"),
+    "Lars": ("sgd", "decay_law='none'", "momentum 0 by default (memoryless); L2 inside the trust ratio"),
+    "Lion": ("lion", "", "p.mul_(1 - lr*wd): the lion family's decoupled law"),
+    "Lookahead": ("adam", "decay_law='none'",
+                  "a wrapper: takes an optimizer, not parameters; run as Lookahead(torch.optim.Adam(params, "
+                  "**hyperparameters)) through tests/thirdparty/wrappers.py; slow-weight interpolation is no "
+                  "modelled decay law"),
+    "MADGRAD": ("generic", "", "dual averaging with momentum 0.9, no betas"),
+    "Mars": ("adam", "decay_law='decoupled'", "update = p*wd + ...; p -= lr*update"),
+    "Muon": ("muon", "", "takes momentum, nesterov, ns_steps under torch's names; matrices orthogonalised"),
+    "NAdamLegacy": ("adam", "decay_law='none'", "L2 added to the gradient of Keras-style NAdam (schedule_decay "
+                    "momentum schedule), not Adam's reference"),
+    "NAdamW": ("adamw", "", "p.mul_(1 - lr*wd), default weight_decay 0.01: decoupled, the adamw family's law"),
+    "NvNovoGrad": ("adam", "decay_law='none'", "L2 added to the normalised update (per-tensor second moment)"),
+    "RAdamLegacy": ("radam", "decay_law='decoupled'", "p_fp32.add_(p_fp32, alpha=-wd*lr): decoupled"),
+    "RMSpropTF": ("rmsprop", "decay_law='none'", "L2 added to the gradient of the TF recursion (eps inside the "
+                  "sqrt, square_avg starts at 1), not torch's RMSprop reference"),
+    "SGDP": ("sgd", "decay_law='none'", "momentum 0 by default; decay scaled by wd_ratio/(1-momentum)"),
+    "SGDW": ("sgd", "decay_law='decoupled'", "momentum 0 by default (memoryless); p.mul_(1 - lr*wd)"),
+}
+WRAPPED = {"Lookahead": "tests.thirdparty.wrappers:timm_lookahead_adam"}
 
 
-def packages_available() -> bool:
+def timm_classes() -> list[type]:
+    """Every torch.optim.Optimizer subclass defined in a timm.optim submodule (torch's own classes that
+    timm re-exports are left out), in name order."""
+    import importlib
+    import pkgutil
+
+    import torch
+
+    from tests.thirdparty import timm_import
+
+    timm_import.install()
+    import timm.optim
+
+    found = {}
+    for info in pkgutil.iter_modules(timm.optim.__path__):
+        if info.name in ("optim_factory",):  # deprecated alias of _param_groups
+            continue
+        module = importlib.import_module(f"timm.optim.{info.name}")
+        for attr, obj in vars(module).items():
+            if isinstance(obj, type) and issubclass(obj, torch.optim.Optimizer) and obj.__module__ == module.__name__:
+                found[attr] = obj
+    return [found[k] for k in sorted(found, key=str.lower)]
+
+
+def timm_candidates() -> list[Candidate]:
+    out = []
+    for cls in timm_classes():
+        name = cls.__name__
+        params = inspect.signature(cls.__init__).parameters
+        family, options, _ = TIMM.get(name, (None, "", ""))
+        family = family or family_of(name, cls)
+        exported = getattr(sys.modules["timm.optim"], name, None) is cls  # Kron is not re-exported by timm.optim
+        target = WRAPPED.get(name, f"timm.optim:{name}" if exported else f"{cls.__module__}:{name}")
+        out.append(Candidate(f"timm:{name}", _spec(family, target, options), family, "timm",
+                             _default(params, "weight_decay")))
+    return out
+
+
+PACKAGES = {"pytorch-optimizer": pytorch_optimizer_candidates, "lion-pytorch": lion_pytorch_candidates,
+            "timm": timm_candidates}
+
+
+def candidates(packages=None) -> list[Candidate]:
+    out = []
+    for package in packages or [p for p in PACKAGES if package_available(p)]:
+        out += PACKAGES[package]()
+    return out
+
+
+def package_available(package: str) -> bool:
     try:
-        import lion_pytorch  # noqa: F401
-        import pytorch_optimizer  # noqa: F401
+        if package == "timm":
+            from tests.thirdparty import timm_import
+
+            timm_import.install()
+        else:
+            __import__({"pytorch-optimizer": "pytorch_optimizer", "lion-pytorch": "lion_pytorch"}[package])
     except Exception:
         return False
     return True
+
+
+def packages_available() -> bool:
+    return all(package_available(p) for p in ("pytorch-optimizer", "lion-pytorch"))
 
 
 def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for dist in ("torch", "kinkcheck", "pytorch-optimizer", "lion-pytorch", "hypothesis"):
+    for dist in ("torch", "kinkcheck", "pytorch-optimizer", "lion-pytorch", "timm", "hypothesis", "torchvision"):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:
             out[dist] = "not installed"
+    if out["timm"] != "not installed":
+        from tests.thirdparty import timm_import
+
+        try:
+            out["timm import"] = timm_import.install()
+        except Exception as e:  # pragma: no cover
+            out["timm import"] = f"failed: {e}"
     return out
 
 
@@ -194,10 +360,13 @@ def run_batch(batch: list[Candidate], theorem: str, *, profile: str = "kinkcheck
                "-q", "--tb=short", *extra]
         if workers:
             cmd += ["-n", str(workers)]
+        if any(c.package == "timm" for c in batch):  # timm.optim without torchvision (timm_import.py)
+            cmd += ["-p", "tests.thirdparty.timm_import"]
         for c in batch:
             cmd += ["--optimizer", c.spec]
         env = {k: v for k, v in os.environ.items() if not k.startswith("KINKCHECK_")}
         env.setdefault("OMP_NUM_THREADS", "1")
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [x for x in [env.get("PYTHONPATH")] if x])
         try:
             proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -211,12 +380,20 @@ def run_batch(batch: list[Candidate], theorem: str, *, profile: str = "kinkcheck
             if len(batch) == 1:
                 if batch[0].name in PROTOCOL:
                     return [Verdict(batch[0], theorem, "oos (protocol)", detail=PROTOCOL[batch[0].name])]
+                if proc.returncode == 4:  # a usage error: the spec (the sweep's) is wrong, not the optimizer
+                    return [Verdict(batch[0], theorem, "spec error", detail=_usage_line(text))]
                 return [Verdict(batch[0], theorem, "raises", detail=_last_line(text))]
-            return [v for c in batch for v in run_batch([c], theorem, profile=profile, timeout=timeout,
-                                                        workers=workers, extra=extra)]
+            half = len(batch) // 2  # halves: one bad spec costs log2(n) runs, not n
+            return (run_batch(batch[:half], theorem, profile=profile, timeout=timeout, workers=workers, extra=extra)
+                    + run_batch(batch[half:], theorem, profile=profile, timeout=timeout, workers=workers, extra=extra))
         payload = json.loads(report.read_text())
     failures = _failure_sections(text)
     return [refine(classify(c, theorem, payload, failures)) for c in batch]
+
+
+def _usage_line(text: str) -> str:
+    lines = [l for l in text.splitlines() if "UsageError" in l or "usage error" in l.lower() or "ERROR:" in l]
+    return (lines[0] if lines else _last_line(text))[:400]
 
 
 def _last_line(text: str) -> str:
@@ -231,16 +408,30 @@ def classify(c: Candidate, theorem: str, payload: dict, failures: dict) -> Verdi
     cases = sum(t["cases"] for t in tests)
     main = by_name.get(MAIN_TEST.get(theorem, ""), None)
     failed = {name: failures.get((name, c.label), "") for name, t in by_name.items() if t["outcome"] == "failed"}
-    # tests of decay configurations (outside T2/T3's hypothesis) that assert the family's own decay behaviour:
-    # a third-party optimizer with another decay rule fails them without deviating from the theorem
+    # tests of decay configurations (outside T2/T3's hypothesis): since issue #19 the spec declares the decay
+    # law (?decay_law=) and these tests check *that* law: a failure is reported ("decay law"), never hidden
     decay_failed = {name: failed.pop(name) for name in list(failed) if name in DECAY_TESTS}
-    decay_note = ("; decay configuration unlike the family's (outside the hypothesis): "
-                  + _error_line(next(iter(decay_failed.values())))[:120]) if decay_failed else ""
+    decay_note = ""
     if not tests:
         return Verdict(c, theorem, "n/a", detail="no test of this theorem applies to family " + c.family,
                        tests=outcomes)
+    kinds = {name: by_name[name].get("reason", "") for name in failed}
     if failed:
         name, text = next(iter(failed.items()))
+        kind = kinds.get(name, "")
+        if kind:  # the plugin's kind of the subject's FAIL (kinkcheck.plugin.blame.failure_kind)
+            text = f"FAIL ({kind})\n" + text
+        if "raised" in kind or "non-finite" in kind or "not an optimizer" in kind or "hung" in kind:
+            if c.name in PROTOCOL:
+                return Verdict(c, theorem, "oos (protocol)", cases, PROTOCOL[c.name], outcomes)
+            return Verdict(c, theorem, "raises", cases, f"({kind}) " + _error_line(text) + "\n" + _counterexample(text),
+                           outcomes)
+        if "never reached the regime" in kind:
+            capped = "HORIZON_CAP" in text
+            return Verdict(c, theorem, "vacuous", cases, ("cap: " if capped else "") + _error_line(text) + "\n"
+                           + _counterexample(text), outcomes)
+        if "violates the theorem" in kind and "differ bit for bit" in text:
+            return Verdict(c, theorem, "FAIL", cases, _counterexample(text), outcomes)
         if "raised" in text or "could not be constructed" in text or "non-finite" in text:
             if c.name in PROTOCOL:
                 return Verdict(c, theorem, "oos (protocol)", cases, PROTOCOL[c.name], outcomes)
@@ -251,6 +442,12 @@ def classify(c: Candidate, theorem: str, payload: dict, failures: dict) -> Verdi
         if "differ bit for bit" in text and name != "test_weight_decay_is_outside_the_hypothesis":
             return Verdict(c, theorem, "FAIL", cases, _counterexample(text), outcomes)
         return Verdict(c, theorem, "failed (other)", cases, _error_line(text), outcomes)
+    if decay_failed:
+        name, text = next(iter(decay_failed.items()))
+        kind = by_name[name].get("reason", "")
+        return Verdict(c, theorem, "decay law", cases, f"{name} ({kind}): " + _error_line(text), outcomes)
+    if main is not None and main["outcome"] == "not-supported":
+        return Verdict(c, theorem, "n/s", cases, main.get("reason", ""), outcomes)
     if main is not None and main["outcome"] == "out-of-scope":
         return Verdict(c, theorem, "oos", cases, main.get("reason", "") + decay_note, outcomes)
     oos = any(t["outcome"] == "out-of-scope" for t in tests)
@@ -262,11 +459,16 @@ def refine(v: Verdict) -> Verdict:
     - T2(d)'s "no neuron moves after becoming inactive" is a claim about memoryless plain SGD; an SGD
       variant with state (momentum, averaging, D-adaptation) put in family sgd fails it by design: FAIL;
     - a decay configuration (outside the hypothesis) that behaves unlike the family's: oos;
-    - an optimizer listed in PROTOCOL that raised or moved nothing within HORIZON_CAP: oos (protocol)."""
+    - an optimizer listed in PROTOCOL that raised or moved nothing within HORIZON_CAP: oos (protocol);
+    - no test of the theorem for a muon-family subject (2-D parameters only): n/s (suite), with the reason."""
     if v.status == "failed (other)" and "neurons moved after becoming inactive" in v.detail:
         return dataclasses.replace(v, status="FAIL", detail="T2(d) (plain SGD is memoryless): " + v.detail)
     if v.status == "failed (other)" and "ignores its decay hyperparameter" in v.detail:
         return dataclasses.replace(v, status="oos", detail="decay configuration unlike the family's: " + v.detail)
+    if v.status == "n/a" and v.candidate.family == "muon":
+        return dataclasses.replace(v, status="n/s (suite)", detail=(
+            "no test of this theorem for family muon: its tests use batched 3-D networks, a Muon-style optimizer "
+            "orthogonalises 2-D matrices (a gap of the suite; T3's row/column test is the muon family's check)"))
     if v.status in ("raises", "vacuous") and v.candidate.name in PROTOCOL:
         return dataclasses.replace(v, status="oos (protocol)", detail=PROTOCOL[v.candidate.name])
     return v
@@ -285,8 +487,34 @@ def _counterexample(text: str) -> str:
     return "\n".join(keep[:40])
 
 
+def spec_problem(c: Candidate) -> str | None:
+    """The usage error the plugin would raise at the start of a run for this spec (parse_optimizer_specs:
+    loading, options, construction with the family's defining hyperparameters), checked in-process so that
+    one such candidate does not turn a whole batch into a usage error; None when the spec is accepted."""
+    from kinkcheck.harness.subjects import specs
+
+    if c.package == "timm":
+        from tests.thirdparty import timm_import
+
+        timm_import.install()
+    try:
+        specs.parse_optimizer_specs([c.spec])
+    except specs.SpecError as e:
+        return str(e)
+    return None
+
+
 def run_all(cands: list[Candidate], theorem: str = "T3", *, batch_size: int = 16, **kwargs) -> list[Verdict]:
-    out = []
-    for i in range(0, len(cands), batch_size):
-        out += run_batch(cands[i:i + batch_size], theorem, **kwargs)
-    return out
+    out, runnable = [], []
+    for c in cands:
+        problem = spec_problem(c)
+        if problem is None:
+            runnable.append(c)
+        elif c.name in PROTOCOL:  # confirmed: the constructor refuses the protocol's parameters
+            out.append(Verdict(c, theorem, "oos (protocol)", detail=f"{PROTOCOL[c.name]} ({problem[:200]})"))
+        else:
+            out.append(Verdict(c, theorem, "spec error", detail=problem[:400]))
+    for i in range(0, len(runnable), batch_size):
+        out += run_batch(runnable[i:i + batch_size], theorem, **kwargs)
+    order = {c.name: i for i, c in enumerate(cands)}
+    return sorted(out, key=lambda v: order[v.candidate.name])
