@@ -109,7 +109,8 @@ def test_low_precision_iterates_stay_within_the_rounding_bound(optimizer_subject
 @settings(max_examples=scaled(3))
 @given(data=st.data())
 def test_lion_low_precision_steps_follow_the_recursion(optimizer_subject, placement, dtype, data):
-    """[LION] Alg. 2 in float32, bfloat16 and float16: as the check above, per step from the subject's
+    """[LION] Algorithm 2 (Chen et al. 2023, the Lion update) in float32, bfloat16 and float16, with [GM]
+    Lemma 4.9's zero-state start: as the check above, per step from the subject's
     own iterate and momentum (``exp_avg``). Lion's step lr sign(b1 m + (1 - b1) g) is exact wherever the
     interpolation is farther from 0 than its rounding bound; where it is within rounding of 0 the
     subject may round it to either sign or 0, and that coordinate's step is bounded by 2 lr plus
@@ -130,9 +131,11 @@ def _low_precision(optimizer_subject, placement, dtype, data):
 
 @pytest.mark.theorem("T4", capability="has_reference")
 def test_the_subject_refuses_what_torch_optim_refuses(optimizer_subject, placement):
-    """torch.optim's error contract (issue #20 item 1): where torch.optim raises -- a parameter in two
-    groups, a ``load_state_dict`` whose group does not match this optimizer's, lr < 0 -- the subject
-    raises too (any exception); accepting one silently is a FAIL naming what it accepted
+    """T4's usage contract, from the torch.optim documentation (a source of T4 in the catalogue, not a
+    paper result): ``Optimizer.add_param_group`` raises for a parameter already in another group,
+    ``Optimizer.load_state_dict`` raises when the saved groups do not match this optimizer's, and every
+    torch.optim class raises "Invalid learning rate" for lr < 0 (issue #20 item 1). The subject must raise
+    too (any exception); accepting one silently is a FAIL naming what it accepted
     (``contract_runs.error_contract``, at the family's published defaults)."""
     from kinkcheck.strategies.optimizers import published_hyperparameters
 
