@@ -100,20 +100,39 @@ MATRIX_LAYOUTS = ("matrix", "transposed", "strided")
 NONCONTIGUOUS_LAYOUTS = ("transposed", "strided", "channels_last")
 # Axes of the contract a subject may be declared not to support (``OptimizerSubject.skip_axes``, each with
 # its reason): contract_cases then leaves them out, and the table shows them as not run.
-AXES = ("layouts", "late first gradient")
+# The usage axes (issue #20 item 1) that ``strategies.contract_axes.usage_cases`` adds to a contract case, each
+# run only where the family's torch.optim class supports it (``Family``: complex_parameters, ...).
+USAGE_AXES = ("complex parameters", "tensor hyperparameters", "add_param_group", "mixed dtypes", "differentiable")
+# "sparse gradients" is T4's own test (theorems/test_sparse_gradients.py), not a contract-case axis.
+AXES = ("layouts", "late first gradient", *USAGE_AXES, "sparse gradients")
 
 
 @dataclass
 class Parameter:
     """One parameter of a contract case: its values (float64), the layout of the leaf, the layout
-    of its gradients (``same``: as the leaf's; ``other``: the dimensions' storage order reversed)."""
+    of its gradients (``same``: as the leaf's; ``other``: the dimensions' storage order reversed).
+    ``dtype``: its own real dtype where it differs from the case's (several dtypes in one group);
+    ``complex``: a complex parameter whose ``view_as_real`` pair is ``values`` (last dimension 2)."""
 
     values: torch.Tensor
     layout: str
     grad_layout: str
+    dtype: torch.dtype | None = None
+    complex: bool = False
+
+    def real_dtype(self, case_dtype: torch.dtype) -> torch.dtype:
+        """The real dtype the parameter (or each half of its complex entries) is held in."""
+        return self.dtype or case_dtype
+
+    def shape(self) -> tuple:
+        """The leaf's shape (a complex parameter's: its real pair's without the last dimension)."""
+        return tuple(self.values.shape[:-1] if self.complex else self.values.shape)
 
     def leaf(self, dtype: torch.dtype) -> torch.Tensor:
-        v = self.values.to(dtype)
+        v = self.values.to(self.real_dtype(dtype))
+        if self.complex:
+            v = torch.view_as_complex(v.contiguous())
+        dtype = v.dtype
         if self.layout == "transposed":
             t = torch.empty(v.shape[::-1], dtype=dtype, device=v.device).t()
         elif self.layout == "strided":
@@ -126,6 +145,10 @@ class Parameter:
 
     def arrange(self, g: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """The gradient ``g`` in this parameter's gradient layout (values unchanged)."""
+        if like.is_complex() and not g.is_complex():
+            g = torch.view_as_complex(g.to(like.real.dtype).contiguous())
+        elif g.dtype != like.dtype:
+            g = g.to(like.dtype)
         if self.grad_layout == "same":
             return torch.empty_like(like).copy_(g)  # like's strides where it is dense, else contiguous
         dims = tuple(range(g.dim()))[::-1]
@@ -156,6 +179,8 @@ class ContractCase:
     set_to_none: list[bool]
     changes: dict
     save_at: int | None
+    tensor_hyperparameters: tuple = ()  # names handed to the subject as 0-d tensors (usage axis)
+    late_group: int | None = None  # the last group joins through add_param_group before this step
 
     @property
     def parameters(self) -> list[Parameter]:
@@ -166,13 +191,13 @@ class ContractCase:
         rounded to the case's dtype."""
         p = self.parameters[j]
         gen = seeded_generator(self.seed * 7919 + 104729 * j + k, p.values.device)
-        shape = p.values.shape
+        shape = p.values.shape  # a complex parameter's: its real pair's
         lo, hi = self.magnitudes
         scale = 10.0 ** (lo + (hi - lo) * torch.rand(shape, generator=gen, dtype=torch.float64, device=p.values.device))
         g = torch.randn(shape, generator=gen, dtype=torch.float64, device=p.values.device).sign() * scale
         if k > 1:
             g = torch.where(torch.rand(shape, generator=gen, device=p.values.device) < 0.05, 0.0, g)
-        return g.to(self.dtype)
+        return g.to(p.real_dtype(self.dtype))
 
 
 @st.composite
@@ -205,7 +230,8 @@ def parameters(draw, *, dtype: torch.dtype, device, matrices_only: bool = False,
 
 @st.composite
 def contract_cases(draw, family: str, device, *, dtype: torch.dtype = torch.float64, max_steps: int = 30,
-                   max_groups: int = 3, state_dict: bool = True, skip_axes=frozenset()) -> ContractCase:
+                   max_groups: int = 3, state_dict: bool = True, skip_axes=frozenset(),
+                   usage_axes=()) -> ContractCase:
     """A contract case for ``family`` (its record's ranges): 1..max_groups parameter groups, each with
     its own hyperparameters from the family's whole contract and 1-2 parameters of mixed shapes and
     layouts; 3..max_steps steps; some gradients absent (always one after that parameter's first
@@ -235,7 +261,8 @@ def contract_cases(draw, family: str, device, *, dtype: torch.dtype = torch.floa
     low = dtype != torch.float64
     tiny = torch.finfo(dtype).tiny
     groups = []
-    for i in range(draw(st.integers(1, max_groups), label="groups")):
+
+    def group(i):
         hp = draw(contract_hyperparameters(family, below=tiny if low else 0.0, dtype=dtype if low else None))
         if groups:  # what the family reads from the constructor only is the same in every group
             hp.update({name: groups[0].hyperparameters[name] for name, _ in record.constructor_only})
@@ -243,11 +270,23 @@ def contract_cases(draw, family: str, device, *, dtype: torch.dtype = torch.floa
         params = [draw(parameters(dtype=dtype, device=device, matrices_only=record.matrices_only,
                                   takes_empty=record.takes_empty, scale=scale, strided=strided))
                   for _ in range(draw(st.integers(1, 2), label=f"parameters in group {i}"))]
-        groups.append(Group(params, hp))
+        return Group(params, hp), scale
+
+    for i in range(draw(st.integers(1, max_groups), label="groups")):
+        g, scale = group(i)
+        groups.append(g)
     if all(p.values.numel() == 0 for g in groups for p in g.parameters):  # something must move
         groups[0].parameters.append(draw(parameters(dtype=dtype, device=device, matrices_only=True,
                                                     takes_empty=False, scale=2.0 if not low else scale,
                                                     strided=strided)))
+    tensors, late = (), False
+    if usage_axes:
+        from kinkcheck.strategies.contract_axes import add_usage_axes
+
+        tensors, late = add_usage_axes(
+            draw, family, groups, device, usage_axes, dtype=dtype, group=lambda i: group(i)[0],
+            parameter=lambda d: draw(parameters(dtype=d, device=device, matrices_only=record.matrices_only,
+                                                takes_empty=False, scale=2.0, strided=strided)))
     n = sum(len(g.parameters) for g in groups)
     steps = draw(st.integers(3, max_steps), label="steps")
     absent = {(k, j) for k in range(1, steps + 1) for j in range(n)
@@ -256,26 +295,49 @@ def contract_cases(draw, family: str, device, *, dtype: torch.dtype = torch.floa
     absent.discard((1, j0))
     skipped = draw(st.integers(2, steps), label="skipped step")
     absent.add((skipped, j0))  # after its first step, with its gradient set to None
+    # a whole group without a gradient at a step (every parameter's .grad None there)
+    late_group = draw(st.integers(2, steps), label="add_param_group before step") if late else None
+    silent_group = draw(st.integers(0, len(groups) - 1), label="group without gradients")
+    joined = late_group if late and silent_group == len(groups) - 1 else 2  # a group in the optimizer by then
+    silent_step = draw(st.integers(joined, steps), label="step without that group's gradients")
+    if steps == 3 and silent_step != skipped:  # keep a step after step 1 free for zero_grad(set_to_none=False)
+        silent_step = skipped
+        if late and silent_group == len(groups) - 1 and skipped < late_group:
+            silent_group = 0
+    first = sum(len(g.parameters) for g in groups[:silent_group])
+    absent |= {(silent_step, first + j) for j in range(len(groups[silent_group].parameters))}
     if "late first gradient" in skip_axes:
         absent -= {(1, j) for j in range(n)}
+    if late:  # the last group's parameters are not in the optimizer before they join
+        absent |= {(k, n - 1 - j) for k in range(1, late_group) for j in range(len(groups[-1].parameters))}
     set_to_none = draw(st.lists(st.booleans(), min_size=steps, max_size=steps), label="zero_grad set_to_none")
     set_to_none[skipped - 1] = True
-    if all(set_to_none[1:]):  # both modes after step 1, where they differ
-        set_to_none[2 if skipped == 2 else 1] = False
+    set_to_none[silent_step - 1] = True
+    if all(set_to_none[1:]):  # both modes after step 1, where they differ (the None steps kept None if possible)
+        free = [i for i in range(1, steps) if i not in (skipped - 1, silent_step - 1)]
+        set_to_none[free[0]] = False
     changes = {}
     current = [dict(g.hyperparameters) for g in groups]
     forced = draw(st.integers(2, steps), label="forced change step")
     for k in range(2, steps + 1):
         for i, g in enumerate(current):
             if k == forced and i == 0 or draw(st.integers(0, 5), label="change") == 0:
-                change = draw(scheduled_change(family, g))
+                change = draw(scheduled_change(family, g, dtype=dtype if low else None,
+                                               include=("lr",) if k == forced and i == 0 else ()))
+                if tensors and k == forced and i == 0:
+                    from kinkcheck.strategies.contract_axes import rewrite_tensors
+
+                    change = rewrite_tensors(draw, family, change, g, tensors)
                 g.update(change)
                 changes.setdefault(k, {})[i] = change
     save_at = draw(st.integers(1, steps - 1), label="state_dict after step") if state_dict else None
     magnitudes = (0.0, 3 * 0.30103) if low else (-3.0, 3.0)
     seed = draw(seeds, label="gradient seed")
-    shown = [(g.hyperparameters, [(p.layout, tuple(p.values.shape), p.grad_layout) for p in g.parameters])
-             for g in groups]
+    shown = [(g.hyperparameters, [(p.layout, p.shape(), p.grad_layout) + ((str(p.dtype),) if p.dtype else ())
+                                   + (("complex",) if p.complex else ()) for p in g.parameters]) for g in groups]
     note(f"contract case ({family}, {dtype}): groups={shown} "
-         f"steps={steps} absent={sorted(absent)} set_to_none={set_to_none} changes={changes} save_at={save_at}")
-    return ContractCase(groups, steps, seed, dtype, magnitudes, absent, set_to_none, changes, save_at)
+         f"steps={steps} absent={sorted(absent)} set_to_none={set_to_none} changes={changes} save_at={save_at}"
+         + (f" usage axes={sorted(usage_axes)} tensor hyperparameters={tensors} add_param_group before step "
+            f"{late_group}" if usage_axes else ""))
+    return ContractCase(groups, steps, seed, dtype, magnitudes, absent, set_to_none, changes, save_at,
+                        tensors, late_group)

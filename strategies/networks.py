@@ -93,18 +93,20 @@ def maximizing_vertex(w: torch.Tensor, box: Box) -> torch.Tensor:
 
 @st.composite
 def networks_with_inactive_neurons(draw, where: Placement, activations=None, margins=None,
-                                   depth=st.integers(1, 3), width=st.integers(1, 6)) -> InactiveCase:
+                                   depth=st.integers(1, 3), width=st.integers(1, 6),
+                                   batches=st.integers(1, 8)) -> InactiveCase:
     """Networks with at least one layer-1 neuron per network forced inactive on a dyadic box.
 
     ``margins``: strategy for the margin below the flat region (0 puts the neuron's
-    pre-activation exactly at the kink on some data point).
+    pre-activation exactly at the kink on some data point). ``batches``: how many networks (one, for a
+    subject trained on real layers: ``Network.real``).
     """
     activation = draw(activations) if activations is not None else RELU
     box = draw(boxes(where=where))
     # RePU^p composes to degree p^L: deep RePU stacks overflow under training, so they are shallow
     hidden = [draw(width) for _ in range(draw(depth) if activation.degree == 1 else 1)]
     widths = [box.dim] + hidden + [1]
-    batch = draw(st.integers(1, 8))
+    batch = draw(batches)
     margin = draw(margins if margins is not None else st.sampled_from([0.0, 0.0, 0.125, 1.0]))
     gen = seeded_generator(draw(seeds), where.device)
 
@@ -143,15 +145,17 @@ def networks_with_inactive_neurons(draw, where: Placement, activations=None, mar
 
 
 @st.composite
-def networks_with_dead_layer(draw, where: Placement, activation: Activation = RELU) -> DeadLayerCase:
+def networks_with_dead_layer(draw, where: Placement, activation: Activation = RELU,
+                             batches=st.integers(1, 8)) -> DeadLayerCase:
     """Deep networks with one hidden layer entirely inactive on the box: layer 1 by the exact box
     formula; a deeper layer k by W_k <= 0 entrywise and B_k < 0 (its inputs are ReLU outputs >= 0).
+    ``batches``: how many networks (one, for a subject trained on real layers).
     """
     box = draw(boxes(where=where))
     hidden = [draw(st.integers(1, 5)) for _ in range(draw(st.integers(2, 4)))]
     widths = [box.dim] + hidden + [1]
     dead = draw(st.integers(1, len(hidden)))
-    batch = draw(st.integers(1, 8))
+    batch = draw(batches)
     gen = seeded_generator(draw(seeds), where.device)
     net = Network.random(widths, batch, generator=gen, dtype=where.dtype, device=where.device, init="normal")
     w, b = net.layer(dead)

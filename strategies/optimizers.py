@@ -165,20 +165,31 @@ def contract_hyperparameters(draw, family: str, *, below: float = 0.0, dtype=Non
 
 
 @st.composite
-def scheduled_change(draw, family: str, current: dict):
-    """New values for some of ``family``'s schedulable hyperparameters (what an LR scheduler writes
-    into ``param_groups`` between steps: lr, and betas/momentum as OneCycleLR and CyclicLR cycle
-    them). A momentum that is 0 stays 0 and a positive one stays positive (schedulers cycle it
-    between two positive bounds; state buffers exist only for a positive momentum)."""
+def scheduled_change(draw, family: str, current: dict, *, dtype=None, include=()):
+    """New values for some of ``family``'s schedulable hyperparameters: what an LR scheduler or a user
+    writes into ``param_groups`` between steps -- lr, betas/momentum as OneCycleLR and CyclicLR cycle
+    them, and every other value the family's torch.optim class re-reads at each step (weight_decay, eps,
+    alpha, rho, lambd/t0, etas/step_sizes, ...: ``Family.schedulable``). A momentum that is 0 stays 0 and
+    a positive one stays positive (schedulers cycle it between two positive bounds; state buffers exist
+    only for a positive momentum). ``dtype`` (a low-precision parameter dtype): values drawn as
+    ``contract_hyperparameters`` draws them there (representable, squares and reciprocals normal).
+    ``include``: names rewritten whatever else is drawn (T4's forced change always moves lr, the schedule
+    every scheduler writes)."""
     record = _record(family)
     names = [n for n in record.schedulable if n in current]
     if not names:
         raise InvalidArgument(f"family {family!r} schedules none of {sorted(current)}")
     chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=len(names), unique=True),
                   label="scheduled")
+    chosen += [n for n in include if n in names and n not in chosen]  # ``include``: always rewritten
     change = {}
     for name in chosen:
         spec = record.contract_space()[name]
+        if dtype is not None:
+            import torch
+
+            info = torch.finfo(dtype)
+            spec = _above(_kernel_safe(spec, float(info.tiny), float(info.max)), float(info.tiny))
         value = draw(_strategy(spec), label=f"scheduled {name}")
         if name == "momentum" and (current[name] == 0) != (value == 0):
             continue

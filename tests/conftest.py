@@ -5,9 +5,13 @@ import itertools
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+from tests.zygote import ZYGOTE
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -118,6 +122,28 @@ def optimizer_args(*specs: str) -> list[str]:
     if len(set(specs)) != len(specs):
         raise ValueError(f"a batch needs distinct subject labels, got {specs}")
     return [a for s in specs for a in ("--kinkcheck-optimizer", s)]
+
+
+@pytest.fixture
+def pytester(pytester):
+    """pytester whose ``python -m pytest`` runs (``runpytest_subprocess``, ``run_suite``) are forked from a warm
+    interpreter (tests/zygote.py: the same run, without paying the torch and Hypothesis imports each time);
+    any other command, or an environment that differs in what is read at import time, is a real subprocess."""
+    fresh_popen = pytester.popen
+
+    def popen(cmdargs, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=pytester.CLOSE_STDIN, **kw):
+        args = [os.fspath(a) for a in cmdargs]
+        if args[:2] == [sys.executable, "-mpytest"] and stdin is pytester.CLOSE_STDIN and not kw \
+                and hasattr(stdout, "fileno") and hasattr(stderr, "fileno"):
+            env = os.environ.copy()  # what Pytester.popen gives the subprocess
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH", "")]))
+            forked = ZYGOTE.popen(args[2:], cwd=os.getcwd(), env=env, stdout=stdout, stderr=stderr)
+            if forked is not None:
+                return forked
+        return fresh_popen(cmdargs, stdout=stdout, stderr=stderr, stdin=stdin, **kw)
+
+    pytester.popen = popen
+    return pytester
 
 
 @pytest.fixture

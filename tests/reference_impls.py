@@ -1,9 +1,14 @@
-"""Correct from-scratch optimizers (T4's false-alarm check): Adam, NAdam, RAdam, Adagrad, RMSprop and
+"""Correct from-scratch optimizers (T4's false-alarm check): Adam, NAdam, RAdam, Adagrad, RMSprop, ASGD and
 Lion, written from the papers / torch.optim's documented algorithms with the torch.optim.Optimizer
 protocol and nothing of torch.optim's implementation: every hyperparameter of the family's contract,
 hyperparameters read from the group at every step, per-parameter state (step counter included) kept
-in ``self.state`` (so ``state_dict()`` carries it), parameters without a gradient skipped, updates
-written in place whatever the memory layout. T4 must accept each of them.
+in ``self.state`` (so ``state_dict()`` carries it) in the parameter's own dtype, parameters without a
+gradient skipped, updates written in place whatever the memory layout. The usage contract too
+(theorems/test_usage_contract.py): a complex parameter is stepped as its ``view_as_real`` pair, a
+hyperparameter handed over as a tensor is copied (never the user's tensor) and re-read at every step,
+``differentiable=True`` (Adam, Adagrad) runs the step under autograd, and Adagrad's
+initial_accumulator_value is the constructor's for every group, one added later included. T4 must accept
+each of them.
 """
 from __future__ import annotations
 
@@ -12,34 +17,68 @@ import math
 import torch
 
 
+def _own(value):
+    """A hyperparameter as the optimizer keeps it: a tensor (or a pair of them) copied, never the user's."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, tuple) and any(isinstance(v, torch.Tensor) for v in value):
+        return tuple(_own(v) for v in value)
+    return value
+
+
+def _read(value):
+    """A hyperparameter's value at this step (a tensor read now: a scheduler may have filled it in place)."""
+    if isinstance(value, torch.Tensor):
+        return float(value)
+    if isinstance(value, tuple):
+        return tuple(_read(v) for v in value)
+    return value
+
+
+def _resolved(group: dict) -> dict:
+    """The group with its tensor hyperparameters read now (the group itself when it holds none)."""
+    if not any(isinstance(v, torch.Tensor) or isinstance(v, tuple) and any(isinstance(x, torch.Tensor) for x in v)
+               for k, v in group.items() if k != "params"):
+        return group
+    return {k: (v if k == "params" else _read(v)) for k, v in group.items()}
+
+
 class Elementwise(torch.optim.Optimizer):
-    """Per parameter: ``update(p, g, state, group)`` with g already negated under ``maximize``."""
+    """Per parameter: ``update(p, g, state, group)`` with g already negated under ``maximize``, a complex
+    parameter as its real pair, and the group's hyperparameters read at this step as Python numbers."""
 
     def __init__(self, params, **defaults):
-        if defaults.get("lr", 0.0) < 0:  # torch.optim's error contract (T4 checks it)
+        if _read(defaults.get("lr", 0.0)) < 0:  # torch.optim's error contract (T4 checks it)
             raise ValueError(f"Invalid learning rate: {defaults['lr']}")
-        super().__init__(params, defaults)
+        super().__init__(params, {k: _own(v) for k, v in defaults.items()})
+
+    def add_param_group(self, param_group):
+        super().add_param_group({k: (v if k == "params" else _own(v)) for k, v in param_group.items()})
 
     def gradient(self, p, state, group):
         return p.grad
 
-    @torch.no_grad()
     def step(self, closure=None):
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                g = self.gradient(p, self.state[p], group)
-                if g is None:
-                    continue
-                state = self.state[p]
-                if "step" not in state:
-                    state["step"] = 0
-                    self.init_state(p, state, group)
-                state["step"] += 1
-                self.update(p, -g if group.get("maximize") else g, state, group)
+        with torch.set_grad_enabled(bool(self.defaults.get("differentiable"))):
+            for group in self.param_groups:
+                hp = _resolved(group)
+                for p in group["params"]:
+                    g = self.gradient(p, self.state[p], hp)
+                    if g is None:
+                        continue
+                    state = self.state[p]
+                    if "step" not in state:
+                        state["step"] = 0
+                        self.init_state(torch.view_as_real(p) if p.is_complex() else p, state, hp)
+                    state["step"] += 1
+                    g = -g if hp.get("maximize") else g
+                    if p.is_complex():
+                        p, g = torch.view_as_real(p), torch.view_as_real(g)
+                    self.update(p, g, state, hp)
         return loss
 
     def init_state(self, p, state, group):
@@ -63,9 +102,10 @@ class Adam(Elementwise):
     """Kingma & Ba ([CUT] eqs. (28)-(30)), AMSGrad, decoupled decay (AdamW)."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
-                 maximize=False, decoupled_weight_decay=False):
+                 maximize=False, decoupled_weight_decay=False, differentiable=False):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                         maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
+                         maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
+                         differentiable=differentiable)
 
     def init_state(self, p, state, group):
         state["m"], state["v"], state["vmax"] = (torch.zeros_like(p) for _ in range(3))
@@ -76,11 +116,12 @@ class Adam(Elementwise):
     def update(self, p, g, state, group):
         b1, b2 = group["betas"]
         g = _decay(p, g, group, group["decoupled_weight_decay"])
-        state["m"].mul_(b1).add_(g, alpha=1 - b1)
-        state["v"].mul_(b2).addcmul_(g, g, value=1 - b2)
+        # out of place: under differentiable=True autograd keeps the old moments the graph saved
+        state["m"] = state["m"] * b1 + g * (1 - b1)
+        state["v"] = state["v"] * b2 + g * g * (1 - b2)
         v = state["v"]
         if group["amsgrad"]:
-            torch.maximum(state["vmax"], v, out=state["vmax"])
+            state["vmax"] = torch.maximum(state["vmax"], v)
             v = state["vmax"]
         t = self.bias_step(state, group)
         m_hat = state["m"] / (1 - b1 ** t)
@@ -146,17 +187,20 @@ class Adagrad(Elementwise):
     """Duchi et al. 2011 with torch.optim's lr decay lr / (1 + (t - 1) lr_decay)."""
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10,
-                 maximize=False):
+                 maximize=False, differentiable=False):
         super().__init__(params, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                         initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize)
+                         initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize,
+                         differentiable=differentiable)
 
     def init_state(self, p, state, group):
-        state["sum"] = torch.full_like(p, group["initial_accumulator_value"])
+        # the constructor's value for every parameter, a group added later included (torch.optim's contract:
+        # Adagrad reads it from self.defaults)
+        state["sum"] = torch.full_like(p, self.defaults["initial_accumulator_value"])
 
     def update(self, p, g, state, group):
         g = _decay(p, g, group, False)
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
-        state["sum"].addcmul_(g, g)
+        state["sum"] = state["sum"] + g * g
         p.sub_(clr * g / (state["sum"].sqrt() + group["eps"]))
 
 
@@ -200,3 +244,28 @@ class Lion(Elementwise):
         c = state["m"] * b1 + g * (1 - b1)
         p.mul_(1 - group["lr"] * group["weight_decay"]).sub_(group["lr"] * c.sign())
         state["m"].mul_(b2).add_(g, alpha=1 - b2)
+
+
+class ASGD(Elementwise):
+    """Averaged SGD (Polyak & Juditsky 1992) as torch.optim.ASGD documents it, its public state under
+    torch.optim's names: eta (the step size), mu (the averaging weight), ax (the averaged iterate)."""
+
+    def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, maximize=False):
+        super().__init__(params, lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, maximize=maximize)
+
+    def init_state(self, p, state, group):
+        state["eta"], state["mu"], state["ax"] = group["lr"], 1.0, torch.zeros_like(p)
+
+    def mu(self, t, group):
+        return 1 / max(1, t - group["t0"])
+
+    def update(self, p, g, state, group):
+        g = _decay(p, g, group, False)
+        p.mul_(1 - group["lambd"] * state["eta"]).sub_(state["eta"] * g)
+        if state["mu"] == 1:
+            state["ax"].copy_(p)
+        else:
+            state["ax"].add_(state["mu"] * (p - state["ax"]))
+        t = state["step"]
+        state["eta"] = group["lr"] / (1 + group["lambd"] * group["lr"] * t) ** group["alpha"]
+        state["mu"] = self.mu(t, group)

@@ -16,7 +16,7 @@ import torch
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
-from kinkcheck.harness.core.assertions import assert_bitwise_equal, assert_reached
+from kinkcheck.harness.core.assertions import assert_bitwise_equal, assert_reached, case_moved
 from kinkcheck.harness.core.device import placement as make_placement
 from kinkcheck.harness.core.driving import optimizer_state
 from kinkcheck.harness.core.examples import scaled
@@ -25,6 +25,7 @@ from kinkcheck.harness.core.outcomes import OutOfScope
 from kinkcheck.harness.core.records import figure
 from kinkcheck.harness.core.training import train
 from kinkcheck.harness.oracles import decay_law
+from kinkcheck.harness.subjects.layouts import in_layout, layout_of, networks_per_example, of_network
 from kinkcheck.harness.subjects.specs import out_of_scope_reason
 from kinkcheck.strategies.gradients import injection_cases
 from kinkcheck.strategies.networks import networks_with_inactive_neurons
@@ -57,25 +58,28 @@ def _state_tensors(optimizer) -> list[torch.Tensor]:
     return [v.detach().clone() for s in optimizer_state(optimizer).values() for v in s.values() if torch.is_tensor(v)]
 
 
-@pytest.mark.theorem("T2", capability="takes_any_shape")
+@pytest.mark.theorem("T2")
 @settings(max_examples=scaled(6))
 @given(data=st.data(), steps=st.integers(1, 12))
 def test_inactive_neuron_never_moves_under_autocast(optimizer_subject, placement, data, steps):
     """[GM] Thm 4.2 proof, eqs. (63)-(67), Lemmas 4.8-4.9, under mixed precision: float32 master
     parameters, loss computed under torch.autocast. A layer-1 neuron whose autocast pre-activations
     are all <= 0 on the data keeps its incoming weights and bias bit for bit after n steps of any
-    gradient method, while the network learns."""
+    gradient method, while the network learns. Trained in the subject's declared layout (T2's rule,
+    harness/subjects/layouts.py: real 2-D layers unless coordinatewise)."""
     where = make_placement(str(placement.device), "float32")
-    case = data.draw(networks_with_inactive_neurons(where), label="network")
+    layout = layout_of(optimizer_subject)
+    case = data.draw(networks_with_inactive_neurons(where, batches=st.integers(*networks_per_example(layout))),
+                     label="network")
     hp = data.draw(hyperparameters(optimizer_subject.family, max_lr=TRAINING_LR), label="hyperparameters")
-    net = case.net.trainable()
+    net = in_layout(case.net, layout)
     low = _autocast_dtype(where.device)
     with torch.autocast(where.device.type, dtype=low):
         pre = net.preactivations(case.x)[0]
-    inactive = (pre <= 0).all(dim=-2)  # (B, l_1): inactive as computed in the low precision
+    inactive = (pre <= 0).all(dim=-2)  # (B, l_1) or (l_1,): inactive as computed in the low precision
     assert_reached(bool(inactive.any()), "no neuron is inactive under autocast")
     figure("neurons inactive in float32 but active under autocast",
-           int((case.inactive & ~inactive).sum()), keep="sum")
+           int((of_network(case.inactive, layout) & ~inactive).sum()), keep="sum")
     before = (net.weights[0].detach()[inactive].clone(), net.biases[0].detach()[inactive].clone())
     with torch.autocast(where.device.type, dtype=low):
         traj = train(net, case.x, case.y, optimizer_subject, hp, steps)
@@ -90,7 +94,7 @@ def test_inactive_neuron_never_moves_under_autocast(optimizer_subject, placement
     assert_bitwise_equal(net.biases[0].detach()[inactive], before[1],
                          f"T2 ([GM] Thm 4.2) under autocast {low}: biases of inactive neurons of "
                          f"{optimizer_subject.label}")
-    assert_reached(bool(traj.moved().any()), "no network learned anything under autocast")
+    case_moved(bool(traj.moved().any()), "no network learned anything under autocast", traj.horizon)
     event(f"autocast {low}; steps {'1' if steps == 1 else '2+'}")
 
 

@@ -18,7 +18,7 @@ from kinkcheck.harness.core.initializations import inactivity_counts, sample_fir
 from kinkcheck.harness.core.networks import Network, inactive_on_box
 from kinkcheck.harness.oracles.inactivity import (any_inactive_probability, convergence_bound, inactivity_probability,
                                                   torch_default)
-from kinkcheck.harness.core.assertions import assert_reached
+from kinkcheck.harness.core.assertions import assert_reached, case_moved
 from kinkcheck.harness.core.records import figure
 from kinkcheck.harness.core.stats import ALPHA, assert_at_most, assert_binomial_consistent, detectable_deviation
 from kinkcheck.harness.subjects.specs import out_of_scope_reason
@@ -156,9 +156,8 @@ def test_trained_networks_keep_an_inactive_neuron(optimizer_subject, placement, 
     assert_at_most(int(no_inactive.sum()), N_TRAINED, bound, ALPHA,
                    what=f"trained networks without an inactive neuron ({optimizer_subject.label}, H={hidden})")
     moved = trajectory.moved()
-    if placement.half_precision:  # a network's whole update may round away there
-        assert_reached(bool(moved.any()), "no network trained at all")
-    else:
+    # a network's whole update may round away in half precision; a case where none moved is counted (no verdict)
+    if case_moved(bool(moved.any()), "no network trained at all", trajectory.horizon) and not placement.half_precision:
         assert_reached(bool(moved.all()), "some network did not train at all")
     assert_reached(int(born_active.sum()) > 0 and int((~born_active).sum()) > 0, "one-sided sample")
     figure("fraction without inactive neuron after training", float(no_inactive.float().mean()), keep="max")

@@ -31,6 +31,10 @@ def _check(subject, case, result, dtype_name):
         f"T4: {subject.label} does not resume from its state_dict(): saved after step {case.save_at} and "
         f"loaded into a freshly built optimizer, the continued trajectory differs from the uninterrupted "
         f"one {result.twin_mismatch}")
+    assert result.state_mismatch is None, (
+        f"T4: {subject.label}'s public state leaves the {subject.family} recursion ({dtype_name}): "
+        f"{result.state_mismatch} (step counts exactly; ASGD's averaged iterate ax within the float64 bound of its "
+        f"iterates, eta and mu within their own rounding)")
     if result.per_step:
         assert result.max_deviation <= result.bound, (
             f"T4: {subject.label} leaves the {subject.family} recursion ({dtype_name}): {result.worst} "
@@ -73,10 +77,13 @@ def test_iterates_follow_the_family_recursion(optimizer_subject, placement, data
     (1-3 parameter groups with their own hyperparameters from the family's whole torch.optim
     contract; 0-d, empty, SIMD-straddling vectors, matrices, non-contiguous and channels_last
     parameters; gradients in another memory layout; gradients absent at some steps under both
-    zero_grad modes; lr/betas/momentum written into param_groups between steps), the subject's
+    zero_grad modes; a whole group without gradients at a step; every value the family's torch.optim class
+    re-reads -- lr, betas, momentum, weight_decay, eps, alpha, rho, lambd, t0, etas, ... -- written into
+    param_groups between steps), the subject's
     float64 iterates equal the family's reference recursion after every step, within the float64
-    rounding bound gamma_{16 K} (``rounding_bound``), and a state_dict() saved mid-run and loaded
-    into a fresh optimizer continues the run bit for bit."""
+    rounding bound gamma_{16 K} (``rounding_bound``), its public state (step counts, ASGD's averaged
+    iterate ax, eta, mu) equals the reference's, and a state_dict() saved mid-run and loaded into a fresh
+    optimizer continues the run bit for bit."""
     case = data.draw(contract_cases(optimizer_subject.family, placement.device, max_steps=MAX_STEPS,
                                     skip_axes=_skipped_axes(optimizer_subject)))
     result = run_contract(optimizer_subject, case)
@@ -121,7 +128,7 @@ def test_lion_low_precision_steps_follow_the_recursion(optimizer_subject, placem
 
 
 def _low_precision(optimizer_subject, placement, dtype, data):
-    steps = max(3, min(MAX_STEPS, informative_steps(dtype)))
+    steps = max(3, min(MAX_STEPS, informative_steps(dtype, per_step=True)))
     case = data.draw(contract_cases(optimizer_subject.family, placement.device, dtype=dtype, max_steps=steps,
                                     skip_axes=_skipped_axes(optimizer_subject),
                                     max_groups=2))

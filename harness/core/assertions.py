@@ -57,3 +57,73 @@ def assert_reached(reached, regime: str) -> None:
 
         raise AssertionError(f"non-vacuity ({theorem_id()}): the generated cases never reached the regime "
                              f"the theorem is about: {regime}")
+
+
+# ----------------------------------------------------------------------------- non-vacuity over a test's cases
+# "The subject moved" is decided per test, not per case. A case in which a correct subject moves nothing
+# by design -- rectified Adam skipping its update while rho_t <= 4 (with beta2 = 0.5, rho_inf = 3: it never
+# moves), an update below half an ulp of every coordinate -- tells nothing either way: the claim holds
+# there trivially, and failing the whole test on it (as a per-case ``assert_reached`` did) failed correct
+# subjects as "vacuous". Such a case is counted (a Hypothesis event, and the figure STILL_FIGURE in the
+# report) and the test goes on. The test is vacuous -- the subject's FAIL "never reached the regime" --
+# when fewer than MIN_MOVED_CASES of its cases moved:
+#
+#   MIN_MOVED_CASES = 1: the claims are universal (every case in the regime must satisfy them), so one
+#   case that moved is one real check and a single counterexample among the cases that moved fails the
+#   test as before; zero is no check at all. The claim's own assertions run on every case before it is
+#   counted, so a subject that breaks the claim in the cases where it moves at all is caught there (a
+#   moved frozen coordinate is a FAIL whether or not anything else moved), and one that never moves is
+#   reported "never reached the regime". How many cases moved nothing is in the report beside the
+#   verdict, so a pass that rests on few cases is visible.
+#
+# The decision needs the end of the test: ``case_moved`` tallies per test (the running record's node id)
+# and the plugin calls ``close_cases`` when the test's call returns (kinkcheck.plugin.verdicts.time_limit).
+# Outside a kinkcheck test record (no plugin) every case is its own test, as before.
+MIN_MOVED_CASES = 1
+STILL_FIGURE = "cases in which the subject moved nothing (counted, no verdict either way)"
+STILL_EVENT = "the subject moved nothing in this case (counted, no verdict either way)"
+_tallies: dict[str, list] = {}  # node id -> [cases moved, cases still, the first still case in words]
+
+
+def case_moved(moved, regime: str, detail: str = "") -> bool:
+    """Count one case of the running test: whether the subject moved in it (``regime`` says what moving
+    means, ``detail`` describes the case: its hyperparameters, the horizon note). Returns ``moved``; the
+    caller runs the checks that need a move (built state, ...) only when it is True. Never fails a case:
+    the test-level rule above decides."""
+    __tracebackhide__ = True
+    from kinkcheck.harness.core.records import current, figure
+
+    moved = bool(moved)
+    record = current()
+    if record is None:
+        assert_reached(moved, f"{regime}{'; ' + detail if detail else ''}")
+        return moved
+    tally = _tallies.setdefault(record.nodeid, [0, 0, ""])
+    if moved:
+        tally[0] += 1
+        return True
+    tally[1] += 1
+    tally[2] = tally[2] or f"{regime}{' (' + detail + ')' if detail else ''}"
+    figure(STILL_FIGURE, 1, keep="sum")
+    try:
+        from hypothesis import event
+        from hypothesis.control import currently_in_test_context
+
+        if currently_in_test_context():
+            event(STILL_EVENT)
+    except ImportError:  # Hypothesis is a dependency; a test outside it still has its figure
+        pass
+    return False
+
+
+def close_cases(nodeid: str, decide: bool = True) -> None:
+    """The end of a test: forget its tally and, when ``decide`` (its call returned without failing) and
+    it counted cases with ``case_moved``, fail it as vacuous when fewer than MIN_MOVED_CASES moved."""
+    __tracebackhide__ = True
+    tally = _tallies.pop(nodeid, None)
+    if tally is None or not decide:
+        return
+    moved, still, first = tally
+    if moved < MIN_MOVED_CASES:
+        assert_reached(False, f"{first}; the subject moved in {moved} of the test's {moved + still} cases (at "
+                              f"least {MIN_MOVED_CASES} needed: a case that moved nothing is counted, not judged)")

@@ -11,13 +11,19 @@ The suite hands the subject callbacks (a closure that recomputes the loss and gr
 exception raised *inside* such a callback is the suite's, even though it propagates through the
 subject's ``step``. ``callback`` wraps one so that ``call`` re-raises the original exception.
 
+Progress. A hook (``install_watch``) is told when a call into the subject starts and ends and when the
+subject calls back into the suite; the plugin installs one per test that decides when a call has run too
+long (a hanging subject: one call that has not returned for the time limit) and when the suite's own
+code has (its ERROR). ``harness/core`` imports nothing above it: the hook is whatever object the plugin
+hands in (``Watch``); with none installed, nothing is timed.
+
 Knows nothing of pytest, Hypothesis or the subject classes: a subject is anything with ``label`` and
 ``spec`` attributes.
 """
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from kinkcheck.harness.core.outcomes import SubjectError
 from kinkcheck.harness.core.records import theorem_id
@@ -26,6 +32,32 @@ from kinkcheck.harness.core.records import theorem_id
 class SuiteCallbackFailure(Exception):
     """An exception raised inside one of the suite's callbacks (its ``__cause__``), on its way out
     through the subject: ``call`` re-raises the cause, the suite's own error."""
+
+
+class Watch(Protocol):
+    """What a progress watch is told (``kinkcheck.plugin.verdicts.Watchdog`` is the plugin's)."""
+
+    def enter(self, what: str) -> None:
+        """A call into the subject starts (``what``: "step 3", "construction with ...")."""
+
+    def leave(self) -> None:
+        """That call returned or raised."""
+
+    def enter_callback(self) -> None:
+        """The subject called one of the suite's callbacks (the closure): the suite's code runs."""
+
+    def leave_callback(self) -> None:
+        """The callback returned to the subject."""
+
+
+_watch: Watch | None = None
+
+
+def install_watch(watch: Watch | None) -> Watch | None:
+    """Install ``watch`` (None removes it) for the calls that follow; returns the one it replaces."""
+    global _watch
+    previous, _watch = _watch, watch
+    return previous
 
 
 def describe(subject) -> str:
@@ -42,6 +74,9 @@ def call(subject, what: str, fn: Callable[..., Any], /, *args, **kwargs):
     exceptions that are not ``Exception`` (pytest's skip, a timeout, KeyboardInterrupt) pass unchanged.
     """
     __tracebackhide__ = True
+    watch = _watch
+    if watch is not None:
+        watch.enter(what)
     try:
         return fn(*args, **kwargs)
     except SubjectError:
@@ -51,6 +86,9 @@ def call(subject, what: str, fn: Callable[..., Any], /, *args, **kwargs):
     except Exception as exc:
         raise SubjectError(f"{theorem_id()}: optimizer {describe(subject)} raised {type(exc).__name__} in "
                            f"{what}: {exc}") from exc
+    finally:
+        if watch is not None:
+            watch.leave()
 
 
 def callback(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -60,12 +98,18 @@ def callback(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapped(*args, **kwargs):
+        watch = _watch
+        if watch is not None:
+            watch.enter_callback()
         try:
             return fn(*args, **kwargs)
         except (SubjectError, SuiteCallbackFailure):
             raise
         except Exception as exc:
             raise SuiteCallbackFailure() from exc
+        finally:
+            if watch is not None:
+                watch.leave_callback()
 
     return wrapped
 

@@ -4,6 +4,14 @@ Layer k (1-based) maps ``z -> W_k z + B_k`` with ``W_k`` of shape ``(B, l_k, l_{
 ``B_k`` of shape ``(B, l_k)``; hidden layers are followed by the activation. Inputs are either
 shared by all networks, ``(N, d)``, or per network, ``(B, N, d)``.
 
+Layouts. The batched layout (3-D weights, 2-D biases) trains B networks with one optimizer over B-stacked
+tensors: the same as B real networks only for an optimizer whose update of an entry depends on that
+entry's own history alone (coordinatewise). A matrix-wise optimizer (orthogonalisation, subspace
+projection, block normalisation, per-tensor trust ratios) would mix the networks and treat the biases as
+matrices, so such a subject is trained on ``Network.real(i)``: one network's real layers, weights
+``(l_k, l_{k-1})`` and biases ``(l_k,)`` -- or, for optimizers that take 2-D parameters only, biases as
+``(l_k, 1)`` columns (``bias="column"``), which ``forward`` adds as the vector they hold.
+
 Inactivity ([GM] Setting 3.1, THEOREMS.md "Inactive neuron"):
 - on a finite data set, exact: every pre-activation ``<= flat_below``;
 - on a box ``prod [a_i, b_i]`` in layer 1, exact: ``B_j + sum_i max(W_ji a_i, W_ji b_i) <= 0``;
@@ -52,6 +60,17 @@ class Network:
     def clone(self) -> "Network":
         return Network([w.detach().clone() for w in self.weights], [b.detach().clone() for b in self.biases])
 
+    def real(self, i: int = 0, bias: str = "vector") -> "Network":
+        """Network ``i`` of the batch as real layers (separate contiguous tensors, no batch axis): weights
+        ``(l_k, l_{k-1})``, biases ``(l_k,)`` (``bias="vector"``) or ``(l_k, 1)`` (``bias="column"``: every
+        parameter 2-D, for optimizers that take matrices only). The same values, bit for bit."""
+        if bias not in BIAS_SHAPES:
+            raise ValueError(f"unknown bias shape {bias!r} (one of {', '.join(BIAS_SHAPES)})")
+        if not self.batched:
+            raise ValueError("Network.real: the network has no batch axis (already real layers)")
+        biases = [b[i].clone() if bias == "vector" else b[i, :, None].clone() for b in self.biases]
+        return Network([w[i].clone() for w in self.weights], biases)
+
     def trainable(self) -> "Network":
         """A copy whose tensors are leaf tensors requiring grad (ready for an optimizer)."""
         return Network([w.detach().clone().requires_grad_(True) for w in self.weights],
@@ -59,12 +78,17 @@ class Network:
 
     # ------------------------------------------------------------------ shape
     @property
+    def batched(self) -> bool:
+        """Whether the tensors carry a leading batch axis (3-D weights); False for ``real`` layers."""
+        return self.weights[0].ndim == 3
+
+    @property
     def batch(self) -> int:
-        return self.weights[0].shape[0]
+        return self.weights[0].shape[0] if self.batched else 1
 
     @property
     def widths(self) -> list[int]:
-        return [self.weights[0].shape[2]] + [w.shape[1] for w in self.weights]
+        return [self.weights[0].shape[-1]] + [w.shape[-2] for w in self.weights]
 
     @property
     def hidden_layers(self) -> int:
@@ -75,16 +99,23 @@ class Network:
         return [t for pair in zip(self.weights, self.biases) for t in pair]
 
     def layer(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(W_k, B_k), k 1-based."""
+        """(W_k, B_k), k 1-based: the tensors themselves (a column bias stays a column)."""
         return self.weights[k - 1], self.biases[k - 1]
+
+    def incoming(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(W_k, B_k) of layer k, detached, the bias as a vector ``(..., l_k)`` in every layout: the values
+        the inactivity formulas take."""
+        w, b = self.layer(k)
+        return w.detach(), b.detach().reshape(w.shape[:-1])
 
     # ------------------------------------------------------------------ evaluation
     def forward(self, x: torch.Tensor, activation: Activation = RELU):
-        """Return (hidden pre-activations per hidden layer, output), all with a batch axis."""
+        """Return (hidden pre-activations per hidden layer, output), with the network's batch axis if any."""
         z = x
         pre = []
         for k, (w, b) in enumerate(zip(self.weights, self.biases)):
-            z = torch.matmul(z, w.transpose(-1, -2)) + b.unsqueeze(-2)
+            row = b.transpose(-1, -2) if b.ndim == w.ndim else b.unsqueeze(-2)  # a column bias (l, 1), or (..., l)
+            z = torch.matmul(z, w.transpose(-1, -2)) + row
             if k < len(self.weights) - 1:
                 pre.append(z)
                 z = activation(z)
@@ -95,6 +126,9 @@ class Network:
 
     def preactivations(self, x: torch.Tensor, activation: Activation = RELU) -> list[torch.Tensor]:
         return self.forward(x, activation)[0]
+
+
+BIAS_SHAPES = ("vector", "column")
 
 
 # ---------------------------------------------------------------------- inactivity

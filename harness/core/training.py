@@ -37,9 +37,12 @@ class Trajectory:
     steps: int = 0  # steps run (more than requested when the horizon was extended)
     capped: bool = False  # the horizon hit HORIZON_CAP with no parameter moved
     horizon: str = ""  # what the horizon rule did, in words ("" when nothing was extended)
+    batched: bool = True  # the network's tensors carry a leading batch axis (False: one network, real layers)
 
     def moved(self) -> torch.Tensor:
-        """(B,) bool: some parameter of the network changed."""
+        """(B,) bool: some parameter of network b changed; (1,) for one network on real layers."""
+        if not self.batched:
+            return torch.stack([(a != b).any() for a, b in zip(self.initial, self.final)]).any().reshape(1)
         flags = [(a != b).flatten(1).any(dim=1) for a, b in zip(self.initial, self.final)]
         return torch.stack(flags).any(dim=0)
 
@@ -293,7 +296,7 @@ def train(net: Network, x: torch.Tensor, y: torch.Tensor, subject: OptimizerSubj
         k += 1
     capped, text = horizon.report(subject)
     return Trajectory(initial, [p.detach().clone() for p in params], losses, optimizer,
-                      steps=horizon.run, capped=capped, horizon=text)
+                      steps=horizon.run, capped=capped, horizon=text, batched=getattr(net, "batched", True))
 
 
 def _within_range(value: torch.Tensor, params, k: int) -> None:

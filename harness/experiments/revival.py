@@ -25,15 +25,31 @@ class RevivalSearch:
     moved_after_death: int  # of those, how many had their incoming parameters change while dead
 
 
+REAL_NETWORKS = 8  # on real layers, one network per run: ~1.7 deaths per network at lr 1/2 (4096 batched: ~6900)
+
+
 def revival_search(subject: OptimizerSubject, hyperparameters: dict, where: Placement, seed: int,
-                   networks: int = 4096, width: int = 4, points: int = 8, steps: int = 300) -> RevivalSearch:
+                   networks: int = 4096, width: int = 4, points: int = 8, steps: int = 300, *,
+                   real_layers: bool = False) -> RevivalSearch:
     """Train ``networks`` width-``width`` ReLU networks on ``points`` inputs in [0, 1] (full batch,
-    random non-constant targets) and count deaths, revivals and dead neurons that moved."""
+    random non-constant targets) and count deaths, revivals and dead neurons that moved. Batched (3-D
+    weights, all networks in one optimizer) unless ``real_layers``: then the first ``REAL_NETWORKS`` of
+    them are trained one at a time as real layers (2-D weights, 1-D biases), the layout T2 uses for a
+    subject not declared coordinatewise."""
     gen = where.generator(seed)
     net = Network.random([1, width, 1], networks, generator=gen, dtype=where.dtype, device=where.device,
-                         init="torch").trainable()
+                         init="torch")
     x = torch.linspace(0, 1, points, dtype=where.dtype, device=where.device)[:, None]
     y = torch.randn(networks, points, 1, generator=gen, dtype=where.dtype, device=where.device) * 2
+    if not real_layers:
+        return RevivalSearch(networks, *_watch(net.trainable(), x, y, subject, hyperparameters, steps))
+    counts = [_watch(net.real(i).trainable(), x, y[i], subject, hyperparameters, steps)
+              for i in range(min(networks, REAL_NETWORKS))]
+    return RevivalSearch(len(counts), *(sum(c[j] for c in counts) for j in range(3)))
+
+
+def _watch(net: Network, x, y, subject, hyperparameters, steps) -> tuple[int, int, int]:
+    """(deaths, revivals of those, those whose incoming parameters moved while dead) over one training run."""
 
     def inactive(n: Network) -> torch.Tensor:  # layer 1 only: no need for a full forward pass
         w, b = n.layer(1)
@@ -59,7 +75,7 @@ def revival_search(subject: OptimizerSubject, hyperparameters: dict, where: Plac
 
     train(net, x, y, subject, hyperparameters, steps, on_step=on_step)
     died = ever_died
-    return RevivalSearch(networks, int(died.sum()), int((revived & died).sum()), int((moved & died).sum()))
+    return int(died.sum()), int((revived & died).sum()), int((moved & died).sum())
 
 
 # ----------------------------------------------------------------------------- constructed revival

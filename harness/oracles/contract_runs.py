@@ -23,6 +23,8 @@ from kinkcheck.harness.core.records import theorem_id
 from kinkcheck.harness.core.training import guarded_step
 from kinkcheck.harness.oracles.recursions import reference_for
 from kinkcheck.harness.core.outcomes import NotSupported
+from kinkcheck.harness.oracles.contract_axes import (RealStates, RealView, SubjectGroups, public_state_deviation,
+                                                      real, write_group)
 from kinkcheck.harness.subjects.families import SWITCH_OFF
 from kinkcheck.harness.subjects.specs import OptimizerSubject, SubjectError, accepted_keywords, check_finite
 
@@ -103,7 +105,17 @@ class PerStep:
     at all (bound 0). Lion: sign(b1 m + (1 - b1) g) is exact wherever the interpolation is farther from
     0 than its bound, and there the step must match exactly; within rounding of 0 (the subject may round
     it to either sign or to 0) the bound of that coordinate is 2 lr + rounding: the step's sign is not
-    judged there, its magnitude still is."""
+    judged there, its magnitude still is.
+
+    The step counter. The reference counts the steps each parameter has taken itself (never reads the
+    subject's ``step``) and the subject's ``state["step"]``, where it keeps one (torch.optim's name), must
+    equal that count exactly after every step (T4, contract: the count is public state a resumed run and
+    the bias corrections use): a counter kept in a narrow dtype (uint8 wraps at 256, bfloat16 stops at
+    256, float16 at 2048) or dropped by load_state_dict fails at the first step it is wrong.
+
+    Skipping steps (``skip``, long horizons): where every piece of state the reference would otherwise
+    carry is read from the subject, a step need not be checked for the next one to be: the reference
+    only counts it. ``can_skip`` says whether that holds (else every step must be checked)."""
 
     def __init__(self, subject: OptimizerSubject, dtype: torch.dtype, leaves, hps, group_of):
         self.u = unit_roundoff(dtype)
@@ -113,6 +125,7 @@ class PerStep:
         self.worst = (0.0, None)
         self.moved = False
         self.read: set = set()
+        self.last_read = [None] * len(self.shadows)  # per parameter: the state keys its last check read
 
     def before(self, optimizer, leaves):
         """Snapshot each parameter's iterate, state and gradient before the subject's step."""
@@ -133,17 +146,51 @@ class PerStep:
                 read = []
             else:
                 shadow = self.shadows[j]
+                state = {key: v for key, v in state.items() if key != "step"} if state is not None else None
                 new, read = shadow.step_from(theta, state, grad, hps_now[j], self.u, self.u_acc, self.eta)
                 x, e = new.x, new.e
                 self.read |= set(read)
+                self.last_read[j] = set(read)
                 self.moved = self.moved or bool((x != theta.to(torch.float64)).any())
             self.step_read = read
             self._judge(k, j, "iterate", sub, x, e, theta)
             if grad is not None:
                 after = optimizer.state.get(leaf) if hasattr(optimizer, "state") else None
+                count = after.get("step") if isinstance(after, dict) else None
+                if isinstance(count, (torch.Tensor, int, float)) and not isinstance(count, bool):
+                    held = torch.tensor([float(count)], dtype=torch.float64)
+                    taken = torch.tensor([float(shadow.t)], dtype=torch.float64)
+                    self._judge(k, j, "state['step'] (the number of steps this parameter has taken)", held, taken,
+                                torch.zeros_like(taken), None)
                 for key, _, i, s_val, x_val, e_val in shadow.state_deviation(after, self.u, self.eta):
                     self._judge(k, j, f"state[{key!r}]", *(torch.tensor([v], dtype=torch.float64)
                                                            for v in (s_val, x_val, e_val)), None, index=i)
+
+    def can_skip(self) -> bool:
+        """Whether a step may go unchecked: every parameter's reference has been checked once and read
+        from the subject every state attribute it holds as a rounded quantity (``recursions.Bounded``);
+        an attribute it keeps itself would miss the skipped step's rounding in its carried bound."""
+        from kinkcheck.harness.oracles.recursions import Bounded
+
+        for shadow, read in zip(self.shadows, self.last_read):
+            if read is None:
+                if shadow.started:
+                    return False
+                continue
+            for key, attr in shadow.STATE.items():
+                if key not in read and isinstance(getattr(shadow, attr, None), Bounded):
+                    return False
+        return True
+
+    def skip(self, leaves):
+        """The subject took a step that is not checked (``can_skip``): each reference of a parameter that
+        had a gradient counts it, as the subject's own counter must."""
+        for shadow, leaf in zip(self.shadows, leaves):
+            if leaf.grad is not None:
+                if not shadow.started:
+                    shadow.init_state()
+                    shadow.started = True
+                shadow.t += 1
 
     def _judge(self, k, j, what, sub, x, e, theta, index=None):
         sub, x, e = sub.reshape(-1), x.reshape(-1), e.reshape(-1)
@@ -160,9 +207,28 @@ class PerStep:
                               before, list(self.step_read)))
 
 
-def informative_steps(dtype: torch.dtype, worst: float = 0.2) -> int:
-    """The most steps for which ``rounding_bound`` stays below ``worst`` (a bound near 1 says nothing)."""
-    return max(1, int(worst / (1 + worst) / (OPS_PER_STEP * unit_roundoff(dtype))))
+# Roundings a step adds to the relative error of a state the reference carries itself (``PerStep``, a
+# subject whose state is not readable): every state recursion here is s <- a s + t (a weight a >= 0 times
+# the old state, plus a fresh term, or a max/clamp of such a product), so the old state's error passes
+# through one product and one sum; the fresh term's own roundings (at most OPS_PER_STEP) are not carried
+# over, they enter once.
+CARRIED_OPS_PER_STEP = 2
+
+
+def informative_steps(dtype: torch.dtype, worst: float = 0.2, per_step: bool = False) -> int:
+    """The most steps for which the bound stays below ``worst`` relative (a bound near 1 says nothing).
+
+    Aggregate (``rounding_bound``): gamma_{OPS_PER_STEP K}(u) <= worst. Per step (``PerStep``): the iterate
+    is re-anchored every step and state read from the subject is exact, so neither grows with K; the one
+    quantity that does is a state the reference carries itself (a subject whose state is not readable),
+    whose relative bound after K steps is at most gamma_{OPS_PER_STEP + CARRIED_OPS_PER_STEP K}(u) (the
+    recursion weights its old value by a >= 0: relative errors of a sum of non-negative parts do not
+    exceed the worst part's, the signed ones are bounded against the magnitudes before cancellation, as
+    ``Bounded`` carries them). bfloat16: 2 steps aggregate, 13 per step; float16: 21 and 162."""
+    budget = worst / (1 + worst) / unit_roundoff(dtype)
+    if per_step:
+        return max(1, int((budget - OPS_PER_STEP) / CARRIED_OPS_PER_STEP))
+    return max(1, int(budget / OPS_PER_STEP))
 
 
 def accepted(subject: OptimizerSubject, hp: dict) -> tuple[dict, list[str]]:
@@ -233,14 +299,8 @@ class ContractRun:
     not_taken: list = field(default_factory=list)  # hyperparameters the subject's constructor lacks
     per_step: bool = False  # low precision: max_deviation is the worst |subject - one-step reference| / its bound
     state_read: set = field(default_factory=set)  # optimizer.state keys the per-step reference started from
-
-
-def _build(subject, groups, leaves, hps):
-    """The subject's optimizer for the case: group 0's hyperparameters as constructor arguments, the other
-    groups as parameter-group dictionaries (the subject's view of each reference configuration)."""
-    first, *rest = [_view(subject, hp) for hp in hps]
-    param_groups = [{"params": leaves[0]}] + [{"params": ls, **hp} for ls, hp in zip(leaves[1:], rest)]
-    return subject.build(param_groups, **first)
+    state_mismatch: str | None = None  # public state (step count, ASGD's ax/eta/mu) outside its bound, in words
+    aliased: str | None = None  # a tensor the user handed over that the run changed, in words
 
 
 def _view(subject, hp):
@@ -252,45 +312,70 @@ def _view(subject, hp):
                      and (taken is None or k not in taken))}
 
 
+def _describe(p, dtype) -> str:
+    kind = ("complex64" if p.real_dtype(dtype) == torch.float32 else "complex128") if p.complex else \
+        str(p.real_dtype(dtype)).removeprefix("torch.")
+    return f"{kind} {p.layout} {p.shape()}, grad layout {p.grad_layout}"
+
+
 def run_contract(subject: OptimizerSubject, case) -> ContractRun:
     """Run ``case`` on ``subject`` and on the references; compare after every step.
 
     float64 cases run with float64 as the default dtype (torch.optim allocates scalar state -- step
     counters, NAdam's mu product, ASGD's eta -- in the default dtype, and T4 is a float64 statement
-    there); low-precision cases with float32, as mixed-precision training runs."""
+    there); low-precision cases with float32, as mixed-precision training runs. A parameter held in a
+    lower precision than float64 (a low-precision case, or a float32 parameter in a float64 group: the
+    usage axis "mixed dtypes") is checked per step (``PerStep``), the float64 ones (complex128 as their real
+    pairs) against the float64 bound; public state (step counts, ASGD's ax/eta/mu) against the reference
+    in float64 (``contract_axes.public_state_deviation``)."""
     hps, not_taken = [], set()
     for g in case.groups:
         hp, missing = accepted(subject, g.hyperparameters)
         hps.append(hp)
         not_taken |= set(missing)
-    changes = {k: {i: {n: v for n, v in c.items() if n in _view(subject, hps[i])} for i, c in ch.items()}
-               for k, ch in case.changes.items()}
+    decays = set(subject.record.decay) if subject.decay_law == "none" else set()  # declared not to decay
+    changes = {k: {i: {n: v for n, v in c.items() if n in _view(subject, hps[i]) and n not in decays}
+                   for i, c in ch.items()} for k, ch in case.changes.items()}
     plist = case.parameters
     leaves = [[p.leaf(case.dtype) for p in g.parameters] for g in case.groups]
     flat_leaves = [leaf for ls in leaves for leaf in ls]
     group_of = [i for i, g in enumerate(case.groups) for _ in g.parameters]
-    refs = [reference_for(subject.family, leaf.detach(), hps[i]) for leaf, i in zip(flat_leaves, group_of)]
+    low = [j for j, p in enumerate(plist) if p.real_dtype(case.dtype) != torch.float64]
+    high = [j for j in range(len(plist)) if j not in low]
+    refs = {j: reference_for(subject.family, real(flat_leaves[j].detach()), hps[group_of[j]]) for j in high}
     current = [dict(hp) for hp in hps]
     reached = {"absent gradient after a step": False, "zero gradient kept by zero_grad(set_to_none=False)": False,
                "hyperparameters changed between steps": False, "several groups": len(case.groups) > 1,
-               "state_dict round trip": False}
-    theta0 = torch.cat([r.theta.reshape(-1) for r in refs])
+               "state_dict round trip": False, "a whole group without gradients at a step": False}
+    theta0 = torch.cat([refs[j].theta.reshape(-1) for j in high]) if high else torch.zeros(0, dtype=torch.float64)
     subject_rows, reference_rows = [theta0.clone()], [theta0.clone()]
+    path = {j: torch.zeros_like(refs[j].theta) for j in high}  # per coordinate: sum of |increments| so far
     twin = None
-    twin_mismatch = None
+    twin_mismatch = state_mismatch = None
+    worst_state = (0.0, None)
     had_grad = [False] * len(plist)
     run_dtype = torch.float64 if case.dtype == torch.float64 else torch.float32
-    per_step = None if case.dtype == torch.float64 else PerStep(subject, case.dtype, flat_leaves, hps, group_of)
+    views = [RealView(flat_leaves[j]) for j in low]
+    per_step = None
+    if low:
+        low_dtype = plist[low[0]].real_dtype(case.dtype)
+        per_step = PerStep(subject, low_dtype, views, hps, [group_of[j] for j in low])
+    groups = SubjectGroups(subject, case, hps)
 
     with default_dtype(run_dtype):
-        optimizer = _build(subject, case.groups, leaves, hps)
+        optimizer = groups.build(leaves, groups.joined)
         for k in range(1, case.steps + 1):
+            if k == case.late_group:
+                for opt in filter(None, (optimizer, twin and twin[0])):
+                    groups.add(opt, leaves if opt is optimizer else twin[2], k, current)
+                groups.joined += 1
             for i, change in changes.get(k, {}).items():
                 if any(current[i].get(name) != value for name, value in change.items()):
                     reached["hyperparameters changed between steps"] = True
                 current[i].update(change)
-                for opt in filter(None, (optimizer, twin and twin[0])):
-                    opt.param_groups[i].update(subject_view(subject, change))
+                if i < groups.joined:
+                    for opt in filter(None, (optimizer, twin and twin[0])):
+                        write_group(opt.param_groups[i], subject_view(subject, change))
             to_none = case.set_to_none[k - 1]
             Guarded(subject, optimizer).zero_grad(set_to_none=to_none)
             if twin:
@@ -306,47 +391,87 @@ def run_contract(subject: OptimizerSubject, case) -> ContractRun:
                 leaf.grad = g
                 if twin:
                     twin[1][j].grad = g.clone()
+            for i in range(groups.joined):
+                if all(flat_leaves[j].grad is None for j in range(len(plist)) if group_of[j] == i):
+                    reached["a whole group without gradients at a step"] = True
             for j, leaf in enumerate(flat_leaves):
                 if leaf.grad is not None:
                     had_grad[j] = True
-                    if per_step is None:
-                        refs[j].step(leaf.grad, current[group_of[j]])
+                    if j in refs:
+                        before = refs[j].theta
+                        refs[j].step(real(leaf.grad), current[group_of[j]])
+                        path[j] = path[j] + (refs[j].theta - before).abs()
             if per_step is not None:
-                per_step.before(optimizer, flat_leaves)
+                per_step.before(RealStates(optimizer), views)
             guarded_step(optimizer, subject, None, k)
             check_finite(subject, flat_leaves, f"after step {k} in {theorem_id()}")
             if per_step is not None:
-                per_step.after(optimizer, flat_leaves, [current[i] for i in group_of], k)
-            else:
-                subject_rows.append(torch.cat([leaf.detach().reshape(-1).to(torch.float64) for leaf in flat_leaves]))
-                reference_rows.append(torch.cat([r.theta.reshape(-1) for r in refs]))
+                per_step.after(RealStates(optimizer), views, [current[group_of[j]] for j in low], k)
+            if high:
+                subject_rows.append(torch.cat([real(flat_leaves[j].detach()).reshape(-1).to(torch.float64)
+                                               for j in high]))
+                reference_rows.append(torch.cat([refs[j].theta.reshape(-1) for j in high]))
+                for j in high:
+                    if flat_leaves[j].grad is not None and hasattr(optimizer, "state"):
+                        scale_j = theta0[_offset(refs, high, j)].reshape(path[j].shape).abs() + path[j]
+                        ratio, words = public_state_deviation(refs[j], optimizer.state.get(flat_leaves[j]), scale_j,
+                                                              refs[j].t, case.dtype)
+                        if ratio > max(1.0, worst_state[0]):
+                            worst_state = (ratio, f"after step {k}, parameter {j} (group {group_of[j]}, "
+                                                  f"{_describe(plist[j], case.dtype)}): {words}")
             if twin:
                 guarded_step(twin[0], subject, None, k)
                 if twin_mismatch is None:
                     twin_mismatch = _first_difference(flat_leaves, twin[1], k, case.save_at)
             if k == case.save_at:
-                twin = _round_trip(subject, case, optimizer, leaves, hps)
+                twin = _round_trip(subject, case, optimizer, leaves, groups)
                 reached["state_dict round trip"] = True
+    state_mismatch = worst_state[1]
+    aliased = groups.user.changed()
 
-    if per_step is not None:
-        return _per_step_run(per_step, case, plist, group_of, hps, changes, reached, twin_mismatch, not_taken)
-    s, r = torch.stack(subject_rows), torch.stack(reference_rows)
-    increments = (r[1:] - r[:-1]).abs()
-    scale = theta0.abs() + torch.cat([torch.zeros_like(theta0)[None], increments.cumsum(0)])
-    diff = (s - r).abs()
-    dev = torch.where(diff == 0, torch.zeros_like(diff), diff / scale.clamp_min(torch.finfo(torch.float64).tiny))
-    worst, where = 0.0, "nowhere"
-    if dev.numel():
-        idx = int(dev.argmax())
-        k, c = divmod(idx, dev.shape[1])
-        worst = float(dev.view(-1)[idx])
-        j, offset = _locate(refs, c)
-        where = (f"after step {k}, parameter {j} (group {group_of[j]}, {plist[j].layout} "
-                 f"{tuple(plist[j].values.shape)}, grad layout {plist[j].grad_layout}) element {offset}: subject "
-                 f"{float(s[k, c])!r}, reference {float(r[k, c])!r}; group hyperparameters at that step "
-                 f"{_hp_at(hps[group_of[j]], changes, group_of[j], k)}")
-    return ContractRun(worst, where, rounding_bound(case.dtype, case.steps), case.steps,
-                       bool((increments != 0).any()), reached, twin_mismatch, sorted(not_taken))
+    agg = None
+    if high:
+        s, r = torch.stack(subject_rows), torch.stack(reference_rows)
+        increments = (r[1:] - r[:-1]).abs()
+        scale = theta0.abs() + torch.cat([torch.zeros_like(theta0)[None], increments.cumsum(0)])
+        diff = (s - r).abs()
+        dev = torch.where(diff == 0, torch.zeros_like(diff), diff / scale.clamp_min(torch.finfo(torch.float64).tiny))
+        worst, where = 0.0, "nowhere"
+        if dev.numel():
+            idx = int(dev.argmax())
+            k, c = divmod(idx, dev.shape[1])
+            worst = float(dev.view(-1)[idx])
+            j, offset = _locate([refs[j] for j in high], c)
+            j = high[j]
+            where = (f"after step {k}, parameter {j} (group {group_of[j]}, {_describe(plist[j], case.dtype)}) "
+                     f"element {offset}{' of its real view' if plist[j].complex else ''}: subject {float(s[k, c])!r}, "
+                     f"reference {float(r[k, c])!r}; group hyperparameters at that step "
+                     f"{_hp_at(hps[group_of[j]], changes, group_of[j], k)}")
+        agg = ContractRun(worst, where, rounding_bound(case.dtype, case.steps), case.steps,
+                          bool((increments != 0).any()), reached, twin_mismatch, sorted(not_taken),
+                          state_mismatch=state_mismatch, aliased=aliased)
+    if per_step is None:
+        return agg
+    run = _per_step_run(per_step, case, [plist[j] for j in low], [group_of[j] for j in low], hps, changes, reached,
+                        twin_mismatch, not_taken)
+    run.state_mismatch, run.aliased = state_mismatch, aliased
+    if agg is not None:  # float64 and lower-precision parameters side by side: each against its own bound
+        run.moved = run.moved or agg.moved
+        if agg.max_deviation / agg.bound > run.max_deviation:
+            run.max_deviation, run.worst = agg.max_deviation / agg.bound, agg.worst + (
+                f" (relative deviation {agg.max_deviation:.3g}, the float64 bound for {case.steps} steps "
+                f"{agg.bound:.3g})")
+    return run
+
+
+def _offset(refs, high, j):
+    """Where parameter j's coordinates start in the rows of the float64 parameters."""
+    start = 0
+    for i in high:
+        if i == j:
+            return slice(start, start + refs[i].theta.numel())
+        start += refs[i].theta.numel()
+    raise KeyError(j)
 
 
 def _per_step_run(per_step, case, plist, group_of, hps, changes, reached, twin_mismatch, not_taken):
@@ -381,10 +506,11 @@ def _locate(refs, c):
     return len(refs) - 1, c
 
 
-def _round_trip(subject, case, optimizer, leaves, hps):
+def _round_trip(subject, case, optimizer, leaves, groups):
     """state_dict() saved through torch.save (as a checkpoint is), loaded into an optimizer built
     afresh, as at the start, on copies of the current parameters (same layouts, and their current
-    ``.grad``: a zero_grad(set_to_none=False) keeps a zero gradient that the next step uses)."""
+    ``.grad``: a zero_grad(set_to_none=False) keeps a zero gradient that the next step uses), with the
+    groups that have joined so far (a later add_param_group joins the reloaded optimizer too)."""
     buffer = io.BytesIO()
     torch.save(Guarded(subject, optimizer).state_dict(), buffer)
     buffer.seek(0)
@@ -399,14 +525,14 @@ def _round_trip(subject, case, optimizer, leaves, hps):
                 c.grad = leaf.grad.clone()
             group.append(c)
         copies.append(group)
-    fresh = _build(subject, case.groups, copies, hps)
+    fresh = groups.build(copies, groups.joined)
     state = torch.load(buffer, weights_only=False)
     try:
         Guarded(subject, fresh).load_state_dict(state)
     except SubjectError as exc:
         raise SubjectError(f"{theorem_id()}: optimizer {subject.label} ({subject.spec}) could not load its own "
                            f"state_dict() after step {case.save_at}: {exc.__cause__!r}") from exc.__cause__
-    return fresh, [leaf for ls in copies for leaf in ls]
+    return fresh, [leaf for ls in copies for leaf in ls], copies
 
 
 def _first_difference(leaves, twin_leaves, k, save_at):

@@ -275,6 +275,8 @@ class Reference:
     this recursion's state attributes: ``step_from`` reads them, and ``state_deviation`` compares them."""
 
     STATE: dict = {}
+    # state a user reads, compared in float64 runs too (``contract_axes.public_state_deviation``)
+    PUBLIC: dict = {}
 
     def __init__(self, theta0: torch.Tensor, **hp):
         self.dtype = theta0.dtype  # the parameter's own dtype (Adafactor's eps1=None reads it)
@@ -445,25 +447,32 @@ class Rprop(Reference):
 
 
 class ASGD(Reference):
-    """Averaged SGD: theta <- theta (1 - lambd eta) - eta (g_t + wd theta), with eta = lr at the
-    parameter's first step and, after step t, eta <- lr / (1 + lambd lr t)^alpha with that step's
-    hyperparameters (the average ax is state only, not the iterate)."""
+    """Averaged SGD (Polyak & Juditsky 1992, as torch.optim.ASGD documents it): theta <- theta (1 - lambd
+    eta) - eta (g_t + wd theta), with eta = lr at the parameter's first step and, after step t,
+    eta <- lr / (1 + lambd lr t)^alpha with that step's hyperparameters; the averaged iterate (public
+    state, not the iterate) ax <- ax + mu (theta - ax) with mu = 1 at the first step (ax = theta) and,
+    after step t, mu <- 1 / max(1, t - t0)."""
 
     def configure(self, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, maximize=False, **_):
         self.lr, self.lambd, self.alpha, self.wd, self.maximize = lr, lambd, alpha, weight_decay, maximize
+        self.t0 = t0
 
-    STATE = {"eta": "eta"}
+    STATE = {"eta": "eta", "mu": "mu", "ax": "ax"}
+    PUBLIC = {"ax": "ax", "eta": "eta", "mu": "mu"}
     # eta = lr / (1 + lambd lr t)^alpha: two products, a sum, a power (exp and log), a quotient; torch's
-    # foreach path evaluates it with float32 tensor operations
-    SCALAR_OPS = {"eta": 7}
+    # foreach path evaluates it with float32 tensor operations; mu = 1 / max(1, t - t0): a difference and
+    # a quotient
+    SCALAR_OPS = {"eta": 7, "mu": 2}
 
     def init_state(self):
-        self.eta = self.lr
+        self.eta, self.mu, self.ax = self.lr, 1.0, self.zeros()
 
     def update(self, g):
         g = self.coupled_decay(g, self.wd)
         theta = self.theta * (1 - self.lambd * self.eta) - self.eta * g
+        self.ax = theta.clone() if self.mu == 1 else self.ax + self.mu * (theta - self.ax)
         self.eta = self.lr / (1 + self.lambd * self.lr * self.t) ** self.alpha
+        self.mu = 1 / max(1, self.t - self.t0)
         return theta
 
 

@@ -87,6 +87,11 @@ class Family:
     amplifies_rounding: bool = False  # its update magnifies input rounding (no low-precision rounding bound)
     defining: tuple[str, ...] = ("lr",)  # a subject of the family must take these (else a usage error)
     decay_law: str = "coupled"  # how weight_decay acts: coupled (L2 in g) | decoupled (theta *= 1 - lr wd) | none
+    # T4's usage axes (issue #20 item 1), each decided from torch.optim's class for the family (2.13): a subject
+    # is held to an axis its family's torch class supports (raising there is its FAIL), never to one it does not
+    complex_parameters: bool = False  # steps a complex parameter as its view_as_real pair
+    tensor_hyperparameters: tuple[str, ...] = ()  # constructor arguments it takes as 0-d tensors (documented)
+    differentiable: bool = False  # takes differentiable=True (step() differentiable through autograd)
 
     # --- capabilities read by theorem markers
     @property
@@ -159,24 +164,36 @@ SWITCH_OFF = {"maximize": False, "amsgrad": False, "decoupled_weight_decay": Fal
 _ADAM = dict(lr=SMALL_LR, betas=BETAS, eps=EPS)
 _MAX = dict(maximize=FLAG)
 _WD = dict(weight_decay=WEIGHT_DECAY, maximize=FLAG)
+# What torch.optim 2.13's classes take on T4's usage axes (probed and read in their source): complex parameters
+# as view_as_real pairs (every class but Adafactor, Muon and LBFGS, which raise "does not support complex
+# parameters"); a 0-d tensor lr (documented "lr (float, Tensor)" for every class but Rprop and LBFGS), tensor
+# betas and weight_decay in Adam/AdamW (adam.py: "betas (tuple[float | Tensor, float | Tensor])", and its
+# differentiable branch for a tensor weight_decay); differentiable=True on the for-loop path.
+_TORCH_AXES = dict(complex_parameters=True, tensor_hyperparameters=("lr",), differentiable=True)
+_ADAM_AXES = dict(_TORCH_AXES, tensor_hyperparameters=("lr", "betas", "weight_decay"))
+# Every value torch.optim re-reads from param_groups at each step (its step() passes group[...] to the
+# functional update): what a scheduler or a user may rewrite between steps. Flags (maximize, amsgrad,
+# centered) are not rewritten: torch allocates their state only when they are on at a parameter's first step.
+_ADAM_SCHEDULED = ("lr", "betas", "eps", "weight_decay")
 _SGD_NOT_DRAWN = (("momentum", "fixed at 0: heavy ball is the momentum family"),
                   ("dampening", "acts only with momentum (the momentum family)"),
                   ("nesterov", "the nesterov family"))
 
 FAMILIES: dict[str, Family] = {f.name: f for f in [
     Family("sgd", "plain gradient descent", "SGD", dict(lr=LR), stateful=False, reference="SGD",
-           contract=dict(_WD), not_drawn=_SGD_NOT_DRAWN),
+           contract=dict(_WD), not_drawn=_SGD_NOT_DRAWN, schedulable=("lr", "weight_decay"), **_TORCH_AXES),
     Family("momentum", "heavy-ball SGD (momentum, dampening)", "SGD",
            dict(lr=SMALL_LR, momentum=Choice((0.5, 0.9, 0.99)), dampening=Choice((0.0, 0.1, 0.5))),
-           reference="SGD", contract=dict(_WD), schedulable=("lr", "momentum"), defining=("lr", "momentum"),
-           not_drawn=(("nesterov", "the nesterov family"),)),
+           reference="SGD", contract=dict(_WD), schedulable=("lr", "momentum", "dampening", "weight_decay"),
+           defining=("lr", "momentum"), not_drawn=(("nesterov", "the nesterov family"),), **_TORCH_AXES),
     Family("nesterov", "SGD with Nesterov momentum", "SGD",
            dict(lr=SMALL_LR, momentum=Choice((0.5, 0.9, 0.99))), fixed=dict(nesterov=True, dampening=0.0),
-           reference="SGD", contract=dict(_WD), schedulable=("lr", "momentum"), defining=("lr", "momentum")),
+           reference="SGD", contract=dict(_WD), schedulable=("lr", "momentum", "weight_decay"),
+           defining=("lr", "momentum"), **_TORCH_AXES),
     Family("adagrad", "Adagrad", "Adagrad",
            dict(lr=LR, lr_decay=Choice((0.0, 0.01)), initial_accumulator_value=Choice((0.0, 0.1, 1.0)),
                 eps=Choice((1e-10, 1e-6, 1e-3))), reference="Adagrad", eps_free=True, contract=dict(_WD),
-           schedulable=("lr", "lr_decay"),
+           schedulable=("lr", "lr_decay", "eps", "weight_decay"), **_TORCH_AXES,
            constructor_only=(("initial_accumulator_value",
                               "torch.optim.Adagrad (2.13) fills state['sum'] from the constructor's value "
                               "(adagrad.py __init__ and _init_group read self.defaults), not the group's: a "
@@ -184,48 +201,52 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
     Family("rmsprop", "RMSprop (plain and centered)", "RMSprop",
            dict(lr=SMALL_LR, alpha=Choice((0.5, 0.9, 0.99)), eps=EPS, momentum=Choice((0.0, 0.9)),
                 centered=Choice((False, True))), reference="RMSprop", eps_free=True, contract=dict(_WD),
-           schedulable=("lr", "momentum", "alpha"), defining=("lr", "alpha")),
+           schedulable=("lr", "momentum", "alpha", "eps", "weight_decay"), defining=("lr", "alpha"), **_TORCH_AXES),
     Family("adadelta", "Adadelta", "Adadelta",
            dict(lr=Interval(0.1, 1.0), rho=Choice((0.5, 0.9, 0.95)), eps=Choice((1e-6, 1e-3))),
-           reference="Adadelta", contract=dict(_WD), schedulable=("lr", "rho"),
-           defining=("lr", "rho")),
+           reference="Adadelta", contract=dict(_WD), schedulable=("lr", "rho", "eps", "weight_decay"),
+           defining=("lr", "rho"), **_TORCH_AXES),
     Family("adam", "Adam", "Adam", dict(_ADAM), reference="Adam", eps_free=True,
-           contract=dict(_WD, amsgrad=FLAG, decoupled_weight_decay=FLAG), schedulable=("lr", "betas"),
-           defining=("lr", "betas")),
+           contract=dict(_WD, amsgrad=FLAG, decoupled_weight_decay=FLAG), schedulable=_ADAM_SCHEDULED,
+           defining=("lr", "betas"), **_ADAM_AXES),
     Family("adamax", "Adamax", "Adamax", dict(_ADAM), reference="Adamax", contract=dict(_WD),
-           schedulable=("lr", "betas"), defining=("lr", "betas")),
+           schedulable=_ADAM_SCHEDULED, defining=("lr", "betas"), **_TORCH_AXES),
     Family("nadam", "NAdam", "NAdam", {**_ADAM, "momentum_decay": Choice((0.0, 0.004, 0.1))}, reference="NAdam",
-           contract=dict(_WD, decoupled_weight_decay=FLAG), schedulable=("lr", "betas"), defining=("lr", "betas")),
+           contract=dict(_WD, decoupled_weight_decay=FLAG), schedulable=_ADAM_SCHEDULED + ("momentum_decay",),
+           defining=("lr", "betas"), **_TORCH_AXES),
     Family("amsgrad", "Adam with amsgrad=True", "Adam", dict(_ADAM), fixed=dict(amsgrad=True), reference="Adam",
-           contract=dict(_WD, decoupled_weight_decay=FLAG), schedulable=("lr", "betas"), defining=("lr", "betas")),
+           contract=dict(_WD, decoupled_weight_decay=FLAG), schedulable=_ADAM_SCHEDULED, defining=("lr", "betas"),
+           **_ADAM_AXES),
     Family("radam", "RAdam", "RAdam", dict(_ADAM), reference="RAdam",
-           contract=dict(_WD, decoupled_weight_decay=FLAG), schedulable=("lr", "betas"), defining=("lr", "betas")),
+           contract=dict(_WD, decoupled_weight_decay=FLAG), schedulable=_ADAM_SCHEDULED, defining=("lr", "betas"),
+           **_TORCH_AXES),
     Family("adamw", "Adam with decoupled weight decay", "AdamW", dict(_ADAM), reference="AdamW",
            decays_by_default=True, contract=dict(_MAX, weight_decay=Choice((0.0, 1e-2, 0.1)), amsgrad=FLAG),
-           schedulable=("lr", "betas"), defining=("lr", "betas"), decay_law="decoupled"),
+           schedulable=_ADAM_SCHEDULED, defining=("lr", "betas"), decay_law="decoupled", **_ADAM_AXES),
     Family("asgd", "averaged SGD", "ASGD",
            dict(lr=SMALL_LR, alpha=Choice((0.5, 0.75)), t0=Choice((0.0, 5.0, 1e6))),
            decay=("weight_decay", "lambd"), reference="ASGD", decays_by_default=True,
-           contract=dict(_WD, lambd=Choice((0.0, 1e-4, 1e-2)))),
+           contract=dict(_WD, lambd=Choice((0.0, 1e-4, 1e-2))),
+           schedulable=("lr", "alpha", "t0", "weight_decay", "lambd"), **_TORCH_AXES),
     Family("rprop", "resilient backpropagation (sign-based)", "Rprop",
            dict(lr=SMALL_LR, etas=Choice(((0.5, 1.2), (0.3, 1.5))),
                 step_sizes=Choice(((1e-6, 50.0), (1e-3, 1.0)))), decay=(), reference="Rprop",
-           contract=dict(_MAX), schedulable=("lr", "etas"), defining=("lr", "etas"), decay_law="none"),
+           contract=dict(_MAX), schedulable=("lr", "etas", "step_sizes"), defining=("lr", "etas"), decay_law="none",
+           complex_parameters=True, differentiable=True),
     Family("lbfgs", "L-BFGS (closure-based, two-loop recursion)", "LBFGS",
            dict(lr=Choice((0.1, 0.5, 1.0)), max_iter=Integers(1, 4), history_size=Integers(2, 8)),
            decay=(), stateful=False, needs_closure=True, elementwise=False, decay_law="none",
-           limits=(("T4 strong_wolfe", "T4 compares L-BFGS with line_search_fn=None (theorems/"
-                                       "test_lbfgs_recursion.py: the two-loop recursion against an independent "
-                                       "float64 reference with a running error bound); the strong-Wolfe line "
-                                       "search is not compared"),),
-           not_drawn=(("max_eval", "its default 1.25 max_iter is what T2/T3/T4 run"),
+           not_drawn=(("max_eval", "its default 1.25 max_iter is what T2/T3 run; T4's L-BFGS test draws it "
+                                   "(default, 10, 25)"),
                       ("tolerance_grad", "drawn by T4's L-BFGS test only (1e-7, 1e-5)"),
                       ("tolerance_change", "drawn by T4's L-BFGS test only (1e-9, 1e-6)"),
-                      ("line_search_fn", "T4 compares None (fixed steps); strong_wolfe is not compared"))),
+                      ("line_search_fn", "drawn by T4's L-BFGS test only (None, 'strong_wolfe'), each compared "
+                                         "with its float64 reference"))),
     Family("adafactor", "Adafactor (factored second moment)", "Adafactor",
            dict(lr=SMALL_LR, beta2_decay=Choice((-0.8, -0.5))), elementwise=False, reference="Adafactor",
            contract=dict(_WD, eps=Choice(((None, 1e-3), (1e-30, 1e-3), (None, 1e-2))), d=Choice((1.0, 2.0))),
            takes_empty=False, defining=("lr", "beta2_decay"), decay_law="decoupled",
+           schedulable=("lr", "beta2_decay", "eps", "d", "weight_decay"), tensor_hyperparameters=("lr",),
            limits=(("T4 empty parameters", "torch.optim.Adafactor (2.13) computes param.norm() / numel ** 0.5 "
                                            "in Python: ZeroDivisionError on an empty parameter"),)),
     Family("muon", "Muon (Newton-Schulz orthogonalised momentum; 2-D parameters)", "Muon",
@@ -234,8 +255,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
            decays_by_default=True, amplifies_rounding=True, defining=("lr", "momentum"), decay_law="decoupled",
            contract=dict(weight_decay=WEIGHT_DECAY, eps=Choice((1e-7, 1e-3)),
                          adjust_lr_fn=Choice((None, "original", "match_rms_adamw"))),
-           schedulable=("lr", "momentum"),
-           limits=(("T2/T5/T6", "takes 2-D parameters only; the batched networks are 3-D"),
+           schedulable=("lr", "momentum", "weight_decay"), tensor_hyperparameters=("lr",),
+           limits=(("T5/T6", "takes 2-D parameters only; the batched networks are 3-D (T2 trains it on real layers)"),
                    ("T4 low precision", "Newton-Schulz's quintic has slope a = 3.4445 at 0: each iteration "
                                         "multiplies the rounding of its input, so no bound of the form "
                                         "gamma_n(u) holds; only the float64 claim is checked"),

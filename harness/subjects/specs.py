@@ -31,13 +31,22 @@ the suite assuming it:
 
 - ``rename={'betas': ('beta1', 'beta2'), 'eps': 'epsilon', 'amsgrad': None}``: the constructor's
   names for the suite's hyperparameters. A string renames; a tuple splits a tuple-valued
-  hyperparameter into one argument per entry; ``None`` says the subject has the family's value built
-  in (an AMSGrad class without an ``amsgrad`` flag): the suite does not pass it. Parameter groups
-  and values written into ``param_groups`` between steps use the constructor's names too.
+  hyperparameter into one argument per entry; ``None`` never passes the name: for a family's fixed
+  argument it says the subject has the family's value built in (an AMSGrad class without an
+  ``amsgrad`` flag); for an optional hyperparameter it withholds it, and the subject is treated as a
+  constructor that lacks the name (a wrapper that sets ``nesterov`` itself: pytorch-optimizer's
+  MuonClip) -- n/s where a check needs the drawn value, the subject's own value where the claim holds
+  for every value (``ANY_VALUE_THEOREMS``, recorded). A defining hyperparameter cannot be withheld
+  (a usage error). Parameter groups and values written into ``param_groups`` between steps use the
+  constructor's names too.
 - ``decay_law='decoupled'`` (``coupled`` | ``decoupled`` | ``none``): how the subject's
   ``weight_decay`` acts; the family record gives the default (AdamW, Lion, Muon, Adafactor:
   decoupled; the other torch.optim families: coupled). T2's decay tests and T4's reference follow
   the declared law.
+- ``coordinatewise=True``: the update of an entry depends on that entry's own history alone (as for
+  torch.optim's elementwise families, whose records say so: ``Family.elementwise``). A user's subject is
+  never assumed coordinatewise, whatever its family: T2 trains it on real layers (2-D weights, 1-D biases,
+  one network per example); declared, it gets the faster batched layout (B networks in 3-D tensors).
 
 A subject must take its family's *defining* hyperparameters (``Family.defining``: lr, betas for the
 Adam family, momentum for momentum, ...), under the suite's names or renamed: one that cannot be
@@ -85,12 +94,19 @@ class OptimizerSubject:
     matrix_flag: str | None = None  # pass matrices and other tensors as two flagged parameter groups
     rename: tuple = ()  # (suite name, constructor name | tuple of names | None) pairs from the spec
     declared_decay_law: str | None = None  # the spec's decay_law (None: the family record's)
+    declared_coordinatewise: bool = False  # the spec's coordinatewise=True
     skip_axes: tuple = ()  # (contract axis, reason) T4 leaves out: torch's fused kernels ignore layouts
 
     @property
     def decay_law(self) -> str:
         """coupled | decoupled | none: the spec's declaration, else the family record's."""
         return self.declared_decay_law or self.record.decay_law
+
+    @property
+    def coordinatewise(self) -> bool:
+        """Declared coordinatewise: a built-in subject whose family record says so (``elementwise``), or a
+        spec with ``coordinatewise=True``; never assumed for a user's subject (T2's batched layout)."""
+        return self.declared_coordinatewise or (self.builtin and self.record.elementwise)
 
     def translate(self, hyperparameters: dict) -> dict:
         """The suite's hyperparameters under the constructor's names (``rename``): what is passed to the
@@ -108,27 +124,45 @@ class OptimizerSubject:
         return out
 
     def constructor_names(self, name: str) -> tuple[str, ...]:
-        """The constructor's argument names for the suite's hyperparameter ``name`` (empty: built in)."""
+        """The constructor's argument names for the suite's hyperparameter ``name`` (empty: not passed)."""
         target = dict(self.rename).get(name, name)
         return () if target is None else target if isinstance(target, tuple) else (target,)
+
+    @property
+    def withheld(self) -> frozenset[str]:
+        """Optional hyperparameters the spec never passes (``rename={name: None}`` for a name that is not
+        one of the family's fixed arguments): the subject is treated as a constructor that lacks them."""
+        return frozenset(name for name, target in self.rename if target is None and name not in self.record.fixed)
+
+    def lacks(self, name: str, accepted: set[str] | None) -> bool:
+        """Whether the constructor does not take the suite's hyperparameter ``name``: withheld by the spec,
+        or (``accepted``: its keyword arguments, None when it takes any) absent from its signature."""
+        if name in self.withheld:
+            return True
+        return accepted is not None and any(n not in accepted for n in self.constructor_names(name))
 
     def build(self, params, **hyperparameters):
         """Construct the optimizer through the guarded path (``kinkcheck.harness.core.guard``).
 
-        A hyperparameter the constructor does not take (by its signature, or by the TypeError it raises
-        naming it) is not the subject's failure: one at its off position (``SWITCH_OFF``: a decay of 0,
-        maximize=False) is dropped -- a constructor without it implements the off position -- and any
-        other raises ``NotSupported`` (the check did not run, and the table says which hyperparameters).
+        A hyperparameter the constructor does not take (by its signature, by the TypeError it raises
+        naming it, or withheld by the spec: ``rename={name: None}``) is not the subject's failure: one at
+        its off position (``SWITCH_OFF``: a decay of 0, maximize=False) is dropped -- a constructor
+        without it implements the off position --; in the theorems whose claim holds for every value
+        (``ANY_VALUE_THEOREMS``) any other but a decay runs at the subject's own value (recorded as a
+        figure); elsewhere it raises ``NotSupported`` (the check did not run, and the table says which
+        hyperparameters).
         Everything the suite prepares (parameter groups, renamed arguments) is done before the guarded
         call, so that an error there is the suite's."""
         suite_args = dict(hyperparameters)
         accepted = accepted_keywords(self.factory)
-        if accepted is not None:
-            unknown = {k for k in suite_args if any(n not in accepted for n in self.constructor_names(k))}
+        unknown = {k for k in suite_args if self.lacks(k, accepted)}
+        if unknown:
             for name in [k for k in unknown if k in SWITCH_OFF and suite_args[k] == SWITCH_OFF[k]]:
                 unknown.discard(name)
                 del suite_args[name]
-            own = sorted(unknown - set(self.record.defining) - set(SWITCH_OFF))
+            # a value (eps, ...) or a switch drawn on (nesterov, centered) the constructor lacks; not a decay:
+            # decay is what the theorems' hypothesis excludes and their decay tests set
+            own = sorted(unknown - set(self.record.defining) - HYPOTHESIS_NAMES)
             if own and theorem_id().split("(")[0] in ANY_VALUE_THEOREMS:
                 for name in own:  # the claim holds for every value: the subject's own is as good as the draw
                     unknown.discard(name)
@@ -187,10 +221,14 @@ class OptimizerSubject:
 
 
 # Theorems whose claims hold for every value of an optional hyperparameter in the family's range (a
-# zero-gradient coordinate never moves whatever eps > 0 is): a constructor that lacks one (a fixed eps of
-# its own) is run with its own value there, and the record says so. Everywhere else -- T4's recursions,
+# zero-gradient coordinate never moves whatever eps > 0 is, with nesterov on or off): a constructor that
+# lacks one (a fixed eps of its own, a nesterov it sets itself, a name the spec withholds) is run with its
+# own value there, and the record says so. Everywhere else -- T4's recursions,
 # T9/T11/T12's formulas -- the value matters, and a check that needs it is reported as not supported.
 ANY_VALUE_THEOREMS = frozenset({"T2", "T3", "T5", "T6"})
+# What those theorems' hypothesis is about (no decay) and their decay tests set: never run at a value the
+# suite did not choose, even for a withheld name.
+HYPOTHESIS_NAMES = frozenset({name for f in FAMILIES.values() for name in f.decay} | {"decoupled_weight_decay"})
 
 
 def _suite_name(subject: OptimizerSubject, constructor_name: str) -> str:
@@ -265,13 +303,13 @@ def load_attr(spec: str, what: str) -> Any:
     return obj
 
 
-RESERVED_OPTIONS = ("matrix_flag", "rename", "decay_law")
+RESERVED_OPTIONS = ("matrix_flag", "rename", "decay_law", "coordinatewise")
 
 
 def parse_options(text: str, spec: str, family: Family, factory) -> dict:
     """``name=value&name=value`` -> {"options": ((name, value), ...), "matrix_flag", "rename",
-    "declared_decay_law"}; SpecError naming the problem."""
-    options, matrix_flag, rename, decay_law = [], None, (), None
+    "declared_decay_law", "declared_coordinatewise"}; SpecError naming the problem."""
+    options, matrix_flag, rename, decay_law, coordinatewise = [], None, (), None, False
     suite_names = {"lr", *family.hyperparameters, *family.fixed, *family.decay}
     try:
         signature = inspect.signature(factory)
@@ -311,6 +349,11 @@ def parse_options(text: str, spec: str, family: Family, factory) -> dict:
                                 f"got {value!r}")
             decay_law = value
             continue
+        if name == "coordinatewise":
+            if not isinstance(value, bool):
+                raise SpecError(f"--optimizer {spec!r}: coordinatewise must be True or False, got {value!r}")
+            coordinatewise = value
+            continue
         if name in suite_names:
             raise SpecError(f"--optimizer {spec!r}: {name!r} is passed by the suite for family "
                             f"{family.name!r} (the theorems reason on the values they pass); fix only "
@@ -319,7 +362,8 @@ def parse_options(text: str, spec: str, family: Family, factory) -> dict:
             raise SpecError(f"--optimizer {spec!r}: {getattr(factory, '__name__', factory)!s} takes no "
                             f"argument {name!r}")
         options.append((name, value))
-    return dict(options=tuple(options), matrix_flag=matrix_flag, rename=rename, declared_decay_law=decay_law)
+    return dict(options=tuple(options), matrix_flag=matrix_flag, rename=rename, declared_decay_law=decay_law,
+                declared_coordinatewise=coordinatewise)
 
 
 def _parse_rename(value, spec: str, family: Family) -> tuple:
@@ -338,11 +382,13 @@ def _parse_rename(value, spec: str, family: Family) -> tuple:
             isinstance(target, tuple) and target and all(isinstance(t, str) and t.isidentifier() for t in target))
         if not ok:
             raise SpecError(f"--optimizer {spec!r}: rename[{name!r}] must be an argument name, a tuple of names "
-                            f"(one per entry of a pair) or None (built in), e.g. {example}")
-        if target is None and name not in family.fixed:
-            raise SpecError(f"--optimizer {spec!r}: rename[{name!r}] = None (built in, not passed) is only for the "
-                            f"arguments that define family {family.name!r} ({', '.join(family.fixed) or 'none'}): "
-                            f"a drawn hyperparameter's value must reach the subject")
+                            f"(one per entry of a pair) or None (never passed: built in, or withheld), e.g. {example}")
+        if target is None and name in family.defining and name not in family.fixed:
+            raise SpecError(f"--optimizer {spec!r}: rename[{name!r}] = None would withhold {name!r}, which defines "
+                            f"family {family.name!r} (defining: {', '.join(family.defining)}): every subject of "
+                            f"the family must take it. Map it to the constructor's name "
+                            f"(rename={{{name!r}: 'their_name'}}), or choose the family whose recursion the "
+                            f"subject implements ('generic' passes only lr)")
         pairs.append((name, target))
     return tuple(sorted(pairs, key=lambda kv: kv[0]))
 
@@ -406,7 +452,21 @@ _LATE = ("late first gradient", "torch 2.13's fused SGD with momentum raises whe
                                 "after step 1 (docs/torch-deviations/fused_sgd_momentum_late_parameter.py)")
 # The contract axes T4 leaves out for torch's own fused paths (diagnosed deviations, each with a script that
 # reproduces it without kinkcheck); every other axis of the contract runs on them.
-FUSED_AXES = {"*": (_LAYOUTS,), "momentum": (_LAYOUTS, _LATE), "nesterov": (_LAYOUTS, _LATE)}
+# T4's usage axes that torch's own fused and foreach paths refuse by design (they raise; torch documents it):
+# fused=True takes floating-point parameters only and "`fused` does not support `differentiable`"; foreach=True
+# raises "_foreach ops don't support autograd" with differentiable=True, and Adam/AdamW "lr as a Tensor is not
+# supported for capturable=False and foreach=True" (likewise tensor betas).
+_COMPLEX = ("complex parameters", "torch 2.13's fused kernels take floating-point parameters only (raises)")
+_DIFF_FUSED = ("differentiable", "torch 2.13: `fused` does not support `differentiable` (raises)")
+_DIFF_FOREACH = ("differentiable", "torch 2.13: _foreach ops don't support autograd (raises)")
+_TENSOR_FOREACH = ("tensor hyperparameters", "torch 2.13's Adam/AdamW: a tensor lr or betas is not supported for "
+                                             "capturable=False and foreach=True (raises)")
+_SPARSE_FUSED = ("sparse gradients", "torch 2.13's fused kernels refuse sparse gradients (raises: `fused` does not "
+                                     "support sparse grad); the for-loop and foreach paths take them")
+FUSED_AXES = {"*": (_LAYOUTS, _COMPLEX, _DIFF_FUSED, _SPARSE_FUSED),
+              "momentum": (_LAYOUTS, _LATE, _COMPLEX, _DIFF_FUSED, _SPARSE_FUSED),
+              "nesterov": (_LAYOUTS, _LATE, _COMPLEX, _DIFF_FUSED, _SPARSE_FUSED)}
+FOREACH_AXES = {"*": (_DIFF_FOREACH,), **{f: (_DIFF_FOREACH, _TENSOR_FOREACH) for f in ("adam", "amsgrad", "adamw")}}
 
 
 def builtin_subjects(device: torch.device, dtype: torch.dtype) -> list[OptimizerSubject]:
@@ -424,7 +484,8 @@ def builtin_subjects(device: torch.device, dtype: torch.dtype) -> list[Optimizer
                       "fused": {"fused": True}, "default": {}}[impl]
             label = fam.name if impl == "default" else f"{fam.name}[{impl}]"
             factory = functools.partial(cls, **kwargs) if kwargs else cls
-            skip = FUSED_AXES.get(fam.name, FUSED_AXES["*"]) if impl == "fused" else ()
+            skip = (FUSED_AXES.get(fam.name, FUSED_AXES["*"]) if impl == "fused" else
+                    FOREACH_AXES.get(fam.name, FOREACH_AXES["*"]) if impl == "foreach" else ())
             subjects.append(OptimizerSubject(fam.name, label, f"torch.optim:{fam.torch_class}", factory, True,
                                              skip_axes=skip))
     return subjects

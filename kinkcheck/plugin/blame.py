@@ -9,10 +9,12 @@ The subject's FAIL is, and only is:
 - a claim: an ``AssertionError`` raised where the suite states claims -- in a theorem module, or in the
   claim helpers ``harness/core/assertions.py`` (bit-for-bit equality, non-vacuity) and
   ``harness/core/stats.py`` (exact tests);
-- ``SubjectTimeout``: the subject hung (``hung``).
+- ``SubjectTimeout``: the subject hung (``hung``): one call into it did not return for the time limit
+  (``kinkcheck.plugin.verdicts``' watchdog).
 
 Everything else -- an ``assert`` in a strategy or an oracle, any other exception type, a Hypothesis
-error about the suite's strategies, a failing fixture -- is the suite's ERROR, never the subject's.
+error about the suite's strategies, a failing fixture, the suite's own code running past the time limit
+between calls into the subject (``SuiteTimeout``) -- is the suite's ERROR, never the subject's.
 """
 from __future__ import annotations
 

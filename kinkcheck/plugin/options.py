@@ -62,8 +62,11 @@ SETTINGS = {s.name: s for s in (
             "also run the slow regression checks of kinkcheck's theorems (marked slow; e.g. the [CUT] A.1.3 "
             "experiment reproduced bit for bit); the project's CI runs them"),
     Setting("timeout", "--kinkcheck-timeout", "kinkcheck_timeout", "float",
-            "per-test timeout of kinkcheck theorems (default 300 s per test in a gate run, none otherwise); after "
-            "one timeout the subject's remaining tests fail at once, naming the first", metavar="SECONDS"),
+            "hang watchdog of kinkcheck theorems (default 300 s in a gate run, none otherwise): a subject is hung "
+            "when one call into it (construction, step, ...) has not returned for SECONDS -- each return re-arms "
+            "it, so a slow subject is not a hung one; the suite's own code past SECONDS between calls is the "
+            "suite's ERROR. After one hang the subject's remaining tests fail at once, naming the first",
+            metavar="SECONDS"),
     Setting("require_coverage", "--kinkcheck-require-coverage", "kinkcheck_require_coverage", "bool",
             "fail the run (exit 1) when any test of a subject did not run because its constructor lacks a "
             "hyperparameter (n/s): for projects that want every applicable check to run"),

@@ -29,12 +29,12 @@ from kinkcheck.plugin import blame
 from kinkcheck.plugin import expectations as expect
 from kinkcheck.plugin import options, profiles, session
 
-GATE_TIMEOUT_S = 300.0  # per test; a hanging subject ends the gate after its first timeout (below)
+GATE_TIMEOUT_S = 300.0  # per call into the subject; a hanging subject ends the gate after its first timeout
 TIMEOUT = pytest.StashKey[float]()
 
 
 class SubjectTimeout(BaseException):
-    """A test of a kinkcheck theorem ran past ``--kinkcheck-timeout``: a hanging subject.
+    """A call into a subject has not returned for ``--kinkcheck-timeout`` seconds: a hanging subject.
 
     A BaseException on purpose: Hypothesis retries (to shrink) any Exception a test raises, and a
     retried hanging subject hangs again -- measured with pytest-timeout's signal method, whose
@@ -47,19 +47,93 @@ class SubjectHung(SubjectTimeout):
     without running, naming the first timed-out test (a FAIL of the subject, as the timeout itself)."""
 
 
+class SuiteTimeout(BaseException):
+    """kinkcheck's own code ran past the time limit without calling into the subject (between calls, or
+    inside a callback the subject called): a bug or a stall of the suite -- its ERROR, never the
+    subject's FAIL (``blame.is_suite_error``). A BaseException for the reason given at SubjectTimeout."""
+
+
+# ----------------------------------------------------------------------------- the watchdog
+# The limit is a watchdog on progress, not a budget for a test: a slow optimizer is not a hanging one
+# (timm's Kron ran one T2 test for 832 s on 2 loaded cores, every call returning, and was reported hung at
+# 300 s). The watch (``Watchdog``, installed in ``harness/core/guard.py`` for the test's duration) follows
+# the calls into the subject -- construction, ``step``, ``zero_grad``, ... -- and the suite's callbacks the
+# subject calls (the closure):
+#
+# - the subject hangs when ONE call into it has not returned for the limit: the outermost call running,
+#   timed from its start (a ``step`` that keeps calling the closure and never returns is hung; the calls
+#   nested inside it do not re-arm it); each return of an outermost call re-arms the watch;
+# - the suite's own code is timed too: between two calls (and before the first, after the last) and
+#   inside one callback. Past the limit there, the test is the suite's ERROR naming kinkcheck
+#   (``SuiteTimeout``), not the subject's: the subject was not running.
+#
+# A periodic SIGALRM every ``min(HANG_POLL_S, limit / WATCH_TICKS)`` seconds reads the watch, so a hang is
+# reported between one limit and one limit plus a tick after the call began: with the default 300 s and a
+# 5 s tick, a subject hanging in ``step`` ends its test by 305 s, and the gate (its other tests failing at
+# once, below) in that plus start-up. Tests whose row is not an optimizer (the activation under test,
+# whose calls are not guarded, and the suite's own tests) keep a limit on the whole test: past it, the
+# activation's test is its FAIL (hung) and a suite-level test is the suite's ERROR.
+WATCH_TICKS = 4
+
+
+class Watchdog:
+    """The progress watch of one test (``kinkcheck.harness.core.guard.Watch``): a stack of the running
+    calls into the subject and the suite's callbacks inside them, each with its start time."""
+
+    def __init__(self, limit: float, clock=None):
+        import time
+
+        self.limit = limit
+        self.clock = clock or time.monotonic
+        self.frames: list[tuple[str, str, float]] = []  # (kind: "subject" | "callback", what, started)
+        self.idle_since = self.clock()  # the suite's own time since the last outermost call returned
+
+    def enter(self, what: str) -> None:
+        self.frames.append(("subject", what, self.clock()))
+
+    def leave(self) -> None:
+        if self.frames:
+            self.frames.pop()
+        if not self.frames:
+            self.idle_since = self.clock()  # the return of an outermost call re-arms the watch
+
+    def enter_callback(self) -> None:
+        self.frames.append(("callback", "in the suite's callback (the closure the subject called)", self.clock()))
+
+    def leave_callback(self) -> None:
+        if self.frames:
+            self.frames.pop()
+
+    def overdue(self) -> tuple[str, str, float] | None:
+        """("subject", what, seconds) when the outermost call into the subject has run past the limit,
+        ("suite", where, seconds) when the suite's own code has, else None."""
+        now = self.clock()
+        if not self.frames:
+            elapsed = now - self.idle_since
+            return ("suite", "between calls into the subject", elapsed) if elapsed > self.limit else None
+        kind, what, started = self.frames[-1]
+        if kind == "callback" and now - started > self.limit:
+            return "suite", what, now - started
+        outer = next(f for f in self.frames if f[0] == "subject")
+        elapsed = now - outer[2]
+        return ("subject", outer[1], elapsed) if elapsed > self.limit else None
+
+
 # ----------------------------------------------------------------------------- the hang registry
 # After one timeout a subject's remaining tests fail at once (``SubjectHung``), so that a hanging
 # subject costs one time limit, not one per test: with the default 300 s and one timeout, a gate run
-# ends in about 300 s plus the subject's other tests failing in milliseconds (22 tests x 600 s before).
+# ends in about 300 s (plus at most one 5 s tick) plus the subject's other tests failing in
+# milliseconds (22 tests x 600 s before).
 # The registry is run-scoped: in one process it lives in ``config.stash``; under pytest-xdist the
 # workers share no memory, so a timeout is also written as a marker file, one per subject, in a
 # directory named after xdist's run id (``workerinput["testrunuid"]``, the same for every worker of a
 # run) and the controller's pid (a user's fixed ``--testrunuid`` is still a new directory per run).
 # Every worker reads it before each test, and a worker whose test of that subject is already running
-# polls it every HANG_POLL_S seconds (SIGALRM), so a subject hanging on every worker at once ends within
-# one time limit plus HANG_POLL_S. The suite's own row is not registered: a slow suite-level test is
-# not a hanging subject, and each keeps its own limit. Marker files are a few bytes and stay in the
-# system temp directory (nothing else of the run is left there); a serial run writes none.
+# polls it at every tick of the watchdog (SIGALRM, at most HANG_POLL_S seconds apart), so a subject
+# hanging on every worker at once ends within one time limit plus HANG_POLL_S. The suite's own row is
+# not registered: a slow suite-level test is not a hanging subject, and each keeps its own limit.
+# Marker files are a few bytes and stay in the system temp directory (nothing else of the run is left
+# there); a serial run writes none.
 HANG_POLL_S = 5.0
 _HANGS = pytest.StashKey[dict]()
 
@@ -124,11 +198,35 @@ def _hung_message(theorem: str, subject: str, first: str, seconds) -> str:
             f"(a hanging subject: its remaining tests fail at once)")
 
 
+def _is_optimizer_row(item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and "optimizer_subject" in callspec.params
+
+
 @contextlib.contextmanager
 def time_limit(item, subject: str, theorem: str):
-    """Arm SIGALRM for the item's timeout (main thread, POSIX); elsewhere fall back to
-    pytest-timeout's thread method when it is installed, else no limit. A subject that already timed
-    out in this run fails at once (``SubjectHung``), without running the test."""
+    """The test's call, watched and judged: the progress watchdog (above) while it runs -- SIGALRM on the
+    main thread (POSIX); elsewhere pytest-timeout's thread method on the whole test when it is installed,
+    else no limit -- and, when it returns, the test-level non-vacuity decision
+    (``assertions.close_cases``: a test none of whose cases moved the subject checked nothing). A
+    subject that already timed out in this run fails at once (``SubjectHung``), without running the test."""
+    __tracebackhide__ = True
+    record = records.current()
+    passed = False
+    try:
+        with _watched(item, subject, theorem):
+            yield
+        passed = True
+    finally:
+        if record is not None:
+            from kinkcheck.harness.core import assertions
+
+            assertions.close_cases(record.nodeid, decide=passed)
+
+
+@contextlib.contextmanager
+def _watched(item, subject: str, theorem: str):
+    __tracebackhide__ = True
     seconds = item.stash.get(TIMEOUT, None)
     if seconds and (first := first_hang(item.config, subject)) is not None:
         raise SubjectHung(_hung_message(theorem, subject, first, seconds))
@@ -139,32 +237,45 @@ def time_limit(item, subject: str, theorem: str):
         yield
         return
 
-    import time
+    from kinkcheck.harness.core import guard
 
-    deadline = time.monotonic() + seconds
+    per_call = _is_optimizer_row(item)
+    watch = Watchdog(seconds)
     shared = _hang_dir(item.config) is not None and subject != records.SUITE_ROW
-    poll = min(seconds, HANG_POLL_S) if shared else seconds
+    tick = min(seconds / WATCH_TICKS, HANG_POLL_S)
+    limit = f"--kinkcheck-timeout {seconds:g} s"
 
     def expire(signum, frame):
-        if shared and time.monotonic() < deadline:  # a poll (xdist): did another worker see this subject hang?
-            first = first_hang(item.config, subject)
-            if first is None:
-                return
+        __tracebackhide__ = True
+        if shared and (first := first_hang(item.config, subject)) is not None:  # another worker saw it hang
             signal.setitimer(signal.ITIMER_REAL, 0)
             raise SubjectHung(_hung_message(theorem, subject, first, seconds))
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        late = watch.overdue()
+        if late is None:
+            return
+        whose, what, elapsed = late
+        signal.setitimer(signal.ITIMER_REAL, 0)  # one report per test
+        if per_call and whose == "suite":
+            raise SuiteTimeout(f"{theorem}: kinkcheck's own code ran {elapsed:.1f} s {what}, past {limit}: an "
+                               f"ERROR of kinkcheck (the suite), not of subject {subject}: {item.nodeid}")
+        if not per_call and subject == records.SUITE_ROW:
+            raise SuiteTimeout(f"{theorem}: the suite-level test ran past {limit}: an ERROR of kinkcheck, no "
+                               f"subject involved: {item.nodeid}")
         record_hang(item.config, subject, item.nodeid)
-        raise SubjectTimeout(f"{theorem}: the test with subject {subject} ran past --kinkcheck-timeout "
-                             f"{seconds:g} s (a hanging subject; its remaining tests fail at once): "
-                             f"{item.nodeid}")
+        where = (f"one call into the subject, {what}, has not returned for {elapsed:.1f} s (the limit is per call; "
+                 f"each return re-arms it)" if per_call else f"the whole test ran {elapsed:.1f} s")
+        raise SubjectTimeout(f"{theorem}: the test with subject {subject} ran past {limit} (a hanging subject; its "
+                             f"remaining tests fail at once): {item.nodeid}\n  hung: {where}")
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, poll, poll)
+    previous_handler = signal.signal(signal.SIGALRM, expire)
+    previous_watch = guard.install_watch(watch if per_call else None)
+    signal.setitimer(signal.ITIMER_REAL, tick, tick)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        guard.install_watch(previous_watch)
+        signal.signal(signal.SIGALRM, previous_handler)
 
 
 def subject_of(item) -> str | None:

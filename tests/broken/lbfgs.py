@@ -1,20 +1,27 @@
-"""A from-scratch L-BFGS (fixed steps, no line search) that T4's L-BFGS test must accept, and the
-reported bug it must reject: the two-loop recursion applying the initial scaling gamma = s^T y / y^T y
-twice (once to q before the first loop's result is used, once more at the end)."""
+"""A from-scratch L-BFGS (fixed steps, or the strong-Wolfe line search) that T4's L-BFGS test must accept, and
+the bugs it must reject: the two-loop recursion applying the initial scaling gamma = s^T y / y^T y twice (a
+reported bug), and a strong-Wolfe bracketing phase that extrapolates at most 4 t instead of 10 t (a wrong
+interpolation bound). ``STRONG = False`` (the weak curvature condition g_new^T d >= c2 g^T d, Nocedal & Wright
+eq. (3.6) instead of (3.7)) is not a tooth: with lr <= 1 the first trial never overshoots on the test's
+quadratics and the two conditions agree (measured: 0 of 40 cases differ)."""
 from __future__ import annotations
 
 import torch
 
 
 class ScratchLBFGS(torch.optim.Optimizer):
-    """L-BFGS with torch.optim.LBFGS's constructor and stopping rules, ``line_search_fn=None`` only."""
+    """L-BFGS with torch.optim.LBFGS's constructor and stopping rules, ``line_search_fn`` None or
+    "strong_wolfe" (Nocedal & Wright Alg. 3.5/3.6 with cubic interpolation, lswolfe.lua's constants)."""
 
     SCALINGS = 1  # how often H_diag multiplies the recursion's middle vector
+    EXTRAPOLATION = 10.0  # the bracketing phase's largest trial: this many times the current step
+    STRONG = True  # the curvature condition |g_new^T d| <= c2 |g^T d| (False: g_new^T d >= c2 g^T d)
 
     def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
                  history_size=100, line_search_fn=None):
-        if line_search_fn is not None:
-            raise ValueError("ScratchLBFGS has no line search")
+        if line_search_fn not in (None, "strong_wolfe"):
+            raise ValueError(f"line_search_fn={line_search_fn!r}")
+        self._line_search = line_search_fn
         max_eval = max_iter * 5 // 4 if max_eval is None else max_eval
         super().__init__(params, dict(lr=lr, max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,
                                       tolerance_change=tolerance_change, history_size=history_size))
@@ -74,23 +81,126 @@ class ScratchLBFGS(torch.optim.Optimizer):
             prev_loss = loss
             t = min(1.0, 1.0 / flat.abs().sum()) * g["lr"] if state["n_iter"] == 1 else g["lr"]
             state["d"], state["t"] = d, t
-            if torch.dot(flat, d) > -g["tolerance_change"]:
+            gtd = torch.dot(flat, d)
+            if gtd > -g["tolerance_change"]:
                 break
-            self._move(t, d)
-            if inner == g["max_iter"]:
-                break
-            with torch.enable_grad():
-                loss = float(closure())
-            evals += 1
-            flat = self._flat_grad()
-            if evals >= g["max_eval"] or flat.abs().max() <= g["tolerance_grad"]:
-                break
+            if self._line_search:
+                x0 = [p.detach().clone() for p in self._params]
+                loss, flat, t, n = self._wolfe(closure, x0, float(t), d, loss, flat, float(gtd), g["max_eval"] - evals,
+                                               g["tolerance_change"])
+                state["t"] = t
+                self._move(t, d)
+                evals += n
+                if inner == g["max_iter"] or evals >= g["max_eval"] or flat.abs().max() <= g["tolerance_grad"]:
+                    break
+            else:
+                self._move(t, d)
+                if inner == g["max_iter"]:
+                    break
+                with torch.enable_grad():
+                    loss = float(closure())
+                evals += 1
+                flat = self._flat_grad()
+                if evals >= g["max_eval"] or flat.abs().max() <= g["tolerance_grad"]:
+                    break
             if (d * t).abs().max() <= g["tolerance_change"] or abs(loss - prev_loss) < g["tolerance_change"]:
                 break
         return loss
+
+
+    def _at(self, closure, x0, t, d):
+        """f, g and g^T d at x0 + t d; the parameters are restored to x0."""
+        for p, x in zip(self._params, x0):
+            p.copy_(x)
+        self._move(t, d)
+        with torch.enable_grad():
+            f = float(closure())
+        flat = self._flat_grad().clone()
+        for p, x in zip(self._params, x0):
+            p.copy_(x)
+        return f, flat, float(torch.dot(flat, d))
+
+    @staticmethod
+    def _cubic(a, fa, ga, b, fb, gb, lo=None, hi=None):
+        """Minimizer of the cubic through (a, fa, ga), (b, fb, gb), clamped to [lo, hi] (default: between a, b)."""
+        if lo is None:
+            lo, hi = min(a, b), max(a, b)
+        d1 = ga + gb - 3 * (fa - fb) / (a - b)
+        disc = d1 * d1 - ga * gb
+        if disc < 0:
+            return (lo + hi) / 2
+        d2 = disc ** 0.5
+        if a > b:
+            a, ga, b, gb = b, gb, a, ga
+        t = b - (b - a) * ((gb + d2 - d1) / (gb - ga + 2 * d2))
+        return min(max(t, lo), hi)
+
+    def _wolfe(self, closure, x0, t, d, f, g, gtd, max_ls, tolerance_change, c1=1e-4, c2=0.9):
+        d_norm = float(d.abs().max())
+
+        def curvature(gn):
+            return abs(gn) <= -c2 * gtd if self.STRONG else gn >= c2 * gtd
+
+        fn, gn_vec, gn = self._at(closure, x0, t, d)
+        n, it, done = 1, 0, False
+        tp, fp, gp_vec, gp = 0.0, f, g, gtd
+        ts = fs = vs = ds = None
+        while it < max_ls:
+            if fn > f + c1 * t * gtd or (it > 1 and fn >= fp):
+                ts, fs, vs, ds = [tp, t], [fp, fn], [gp_vec, gn_vec], [gp, gn]
+                break
+            if curvature(gn):
+                ts, fs, vs, done = [t], [fn], [gn_vec], True
+                break
+            if gn >= 0:
+                ts, fs, vs, ds = [tp, t], [fp, fn], [gp_vec, gn_vec], [gp, gn]
+                break
+            nxt = self._cubic(tp, fp, gp, t, fn, gn, t + 0.01 * (t - tp), t * self.EXTRAPOLATION)
+            tp, fp, gp_vec, gp = t, fn, gn_vec, gn
+            t = nxt
+            fn, gn_vec, gn = self._at(closure, x0, t, d)
+            n += 1
+            it += 1
+        if it == max_ls:
+            ts, fs, vs = [0.0, t], [f, fn], [g, gn_vec]
+        lo, hi = (0, 1) if fs[0] <= fs[-1] else (1, 0)
+        stuck = False
+        while not done and it < max_ls:
+            if abs(ts[1] - ts[0]) * d_norm < tolerance_change:
+                break
+            t = self._cubic(ts[0], fs[0], ds[0], ts[1], fs[1], ds[1])
+            top, bottom = max(ts), min(ts)
+            margin = 0.1 * (top - bottom)
+            if min(top - t, t - bottom) < margin:
+                if stuck or t >= top or t <= bottom:
+                    t = top - margin if abs(t - top) < abs(t - bottom) else bottom + margin
+                    stuck = False
+                else:
+                    stuck = True
+            else:
+                stuck = False
+            fn, gn_vec, gn = self._at(closure, x0, t, d)
+            n += 1
+            it += 1
+            if fn > f + c1 * t * gtd or fn >= fs[lo]:
+                ts[hi], fs[hi], vs[hi], ds[hi] = t, fn, gn_vec, gn
+                lo, hi = (0, 1) if fs[0] <= fs[1] else (1, 0)
+            else:
+                if curvature(gn):
+                    done = True
+                elif gn * (ts[hi] - ts[lo]) >= 0:
+                    ts[hi], fs[hi], vs[hi], ds[hi] = ts[lo], fs[lo], vs[lo], ds[lo]
+                ts[lo], fs[lo], vs[lo], ds[lo] = t, fn, gn_vec, gn
+        return fs[lo], vs[lo], ts[lo], n
 
 
 class DoubleScalingLBFGS(ScratchLBFGS):
     """The reported bug: the initial Hessian scaling gamma applied twice in the two-loop recursion."""
 
     SCALINGS = 2
+
+
+class ShortExtrapolationLBFGS(ScratchLBFGS):
+    """Strong-Wolfe bracketing that never tries more than 4 t (torch7 / minFunc / torch.optim: 10 t)."""
+
+    EXTRAPOLATION = 4.0

@@ -25,7 +25,8 @@ Per optimizer and theorem the verdict is one of
     decay law a decay configuration (outside the hypothesis) whose zero-gradient coordinates do not
               follow the declared ``?decay_law=`` (T3/T2's decay tests);
     n/s       the theorem's main test was not supported (the constructor lacks a hyperparameter);
-    n/s (suite)  no test of the theorem for the family's parameter shapes (muon: 2-D only; T2);
+    n/s (suite)  no test of the theorem for the family's parameter shapes (muon: 2-D only; T2 in runs 1-8,
+              before T2 trained subjects not declared coordinatewise on real layers);
     n/a       no test of the theorem applies to the family (any other family);
     spec error  the run was a usage error (exit 4): the sweep's spec is wrong, not the optimizer;
     timeout   the run did not finish in time.
@@ -70,19 +71,12 @@ DRIVING = {
     "schedulefreeadamw": ("generic", "", "beta1 must lie in (0, 1): the adam family draws beta1 = 0"),
     "mars": (None, "weight_decay_1d=0.0", "1-D parameters go to an AdamW branch with a decay of its own, "
              "weight_decay_1d = 0.1 by default (outside T3's hypothesis under another name): set to 0"),
-    "radam": ("generic", "", "rectified Adam skips the update while rho_t <= 4 (degenerated_to_sgd=False): with "
-              "the adam family's beta2 = 0.5 (rho_inf = 3) it never moves, so T3's per-case non-vacuity check "
-              "fails; only lr is passed (its default betas rectify after 5 steps)"),
-    "muonclip": ("generic", "matrix_flag='use_muon'",
-                 "MuonClip forwards nesterov=... to Muon itself, so the muon family's drawn nesterov collides "
-                 "(TypeError: multiple values for 'nesterov'), and a spec may not withhold a drawn hyperparameter "
-                 "(rename={'nesterov': None} is a usage error): family generic with the matrix flag"),
-    **{name: (None, "d0=0.1", "D-adaptation starts from d0 = 1e-6: steps of lr*d0 ~ 1e-10 are below float32's "
-                              "resolution on O(1) weights and T3's non-vacuity check falls back to float64 only "
-                              "for float16/bfloat16 (a kinkcheck gap), so d0 is raised to 0.1")
-       for name in ("dadaptadagrad", "dadaptadam", "dadaptadan", "dadaptlion", "prodigy")},
-    "dadaptsgd": ("generic", "d0=0.1", "an SGD variant with memory (the sgd family is memoryless plain SGD); "
-                  "d0 raised from 1e-6 to 0.1 as for the other D-adaptation methods (float32 resolution)"),
+    "muonclip": ("muon", "rename={'nesterov': None}&matrix_flag='use_muon'",
+                 "MuonClip forwards nesterov=... to Muon itself, so the muon family's drawn nesterov would collide "
+                 "(TypeError: multiple values for 'nesterov'): the spec withholds it (rename={'nesterov': None}), "
+                 "and its own nesterov is used where the claim holds for every value (T2, T3)"),
+    "dadaptsgd": ("generic", "", "an SGD variant with memory (the sgd family is memoryless plain SGD); run at its "
+                  "published d0 = 1e-6: a float32 case in which nothing moves is replayed in float64"),
     **{name: ("generic", "", "an SGD variant with memory (momentum, averaging, D-adaptation, moment estimates): "
                              "the sgd family is memoryless plain SGD (T2(d)), so only lr is passed")
        for name in ("accsgd", "schedulefreesgd", "sgdsai", "signsgd", "vsgd")},
@@ -147,6 +141,7 @@ DECAY_LAW = {
     "adams": "none",  # adams.py: p *= 1 - lr*wd / sqrt(mean of v) (decay divided by the mean second moment)
     "apollo": "none",  # apollo.py: apply_weight_decay(..., lr=step_size): scaled by the bias-corrected step size
     "prodigy": "none",  # prodigy.py: decay scaled by the adapted d as well as lr
+    "radam": "none",  # radam.py: the decoupled decay is applied only on the steps it takes (step_size > 0)
 }
 
 
@@ -460,7 +455,8 @@ def refine(v: Verdict) -> Verdict:
       variant with state (momentum, averaging, D-adaptation) put in family sgd fails it by design: FAIL;
     - a decay configuration (outside the hypothesis) that behaves unlike the family's: oos;
     - an optimizer listed in PROTOCOL that raised or moved nothing within HORIZON_CAP: oos (protocol);
-    - no test of the theorem for a muon-family subject (2-D parameters only): n/s (suite), with the reason."""
+    - no test of the theorem for a muon-family subject (2-D parameters only): n/s (suite), with the reason
+      (saved runs 1-8 only: T2 now trains the muon family on real layers, so a new run has a verdict)."""
     if v.status == "failed (other)" and "neurons moved after becoming inactive" in v.detail:
         return dataclasses.replace(v, status="FAIL", detail="T2(d) (plain SGD is memoryless): " + v.detail)
     if v.status == "failed (other)" and "ignores its decay hyperparameter" in v.detail:

@@ -10,6 +10,10 @@ layer does not. This script separates the two for the T2 FAILs of docs/thirdpart
 
 One configuration only: "moved: False" does not prove the optimizer keeps every inactive neuron, it shows
 that the batched layout is needed for the deviation kinkcheck reported.
+
+This was the evidence for issue #19's layout finding (runs 1-8 of docs/thirdparty.md). kinkcheck's T2 now
+trains every subject not declared coordinatewise on real layers itself (theorems/
+test_inactive_neuron_invariance.py ``layout_of``; run 9), so its verdicts need no such cross-check.
 """
 from __future__ import annotations
 
