@@ -71,13 +71,14 @@ NOTES = {
             "coordinate, which float32 rounds to 1.0 for eps < 2^-24 (the adam family's eps = 1e-8), so the bias "
             "correction 1 - prod(beta1) is 0 and the update 0/0 = NaN (Adai's default eps = 1e-3 avoids it). "
             "docs/thirdparty-bugs/pytorch_optimizer_Adai_float32_zero_gradient_nan.py",
-    "avagrad": "not diagnosed: nothing moved within HORIZON_CAP = 64 steps on the suite's float32 case (betas (0, "
-               "0.5), lr 1/32); a plain float32 run of AvaGrad with random gradients and the same betas moves at "
-               "step 3, so a kinkcheck cause (the case's injected gradients) is not excluded.",
+    "avagrad": "run 7 (vacuous) was kinkcheck's: AvaGrad scales every step by one global gamma = (mean_i "
+               "d_i^-2)^(-1/2), d_i = sqrt(v_i)/sqrt(1 - beta2^t) + eps; a coordinate whose gradient is always 0 "
+               "(T3 plants one in every case) keeps d_i = eps and dominates the mean, so gamma ~ eps sqrt(n/n0) and "
+               "the live steps (~5e-10) round away in float32. Run 10: the float32 case is replayed in float64, "
+               "where it moves and the frozen coordinates hold: pass.",
     "ranger": "T3 by design: gradient centralization subtracts the mean gradient of tensors with more than one "
-              "dimension, so an exactly-zero entry becomes nonzero. T2 vacuous: Ranger is RAdam plus Lookahead; "
-              "RAdam skips the update while rho_t <= 4, and with the adam family's beta2 = 0.5 (rho_inf = 3) it "
-              "never updates, so T2's per-case non-vacuity check fails (kinkcheck's strictness, not Ranger's).",
+              "dimension, so an exactly-zero entry becomes nonzero. T2 passes (run 10): its RAdam skips the update "
+              "while rho_t <= 4 (never with the adam family's beta2 = 0.5), and such a case is counted, not judged.",
     "fadam": "library bug: momentum_dtype / fim_dtype default to float32 whatever the parameter's dtype, and "
              "torch._foreach_lerp_(momenta, updates) (fadam.py) mixes them with float64 tensors: float64 parameters "
              "raise. docs/thirdparty-bugs/pytorch_optimizer_FAdam_float64_raises.py",
@@ -154,20 +155,25 @@ KINKCHECK_SIDE = [
      "examples (AdamP/SGDP's projection moves a dead row only when it dominates the weight's norm: "
      "t2_layout_check.py's second configuration); ranger, vacuous in run 8, passes. No FAIL of run 9 is "
      "reclassified as kinkcheck's."),
-    ("D-adaptation and Prodigy, run 4 (T3: vacuous, cap)",
+    ("D-adaptation and Prodigy, run 4 (T3: vacuous, cap); fixed in run 10",
      "kinkcheck's non-vacuity check: with d0 = 1e-6 the step lr*d0 ~ 1e-10 is below float32's resolution on O(1) "
-     "weights; T3's check falls back to a float64 replay only for float16/bfloat16, not float32, so a float32 draw "
-     "in which nothing can move fails the whole test (a plain float64 run moves at step 1). Run 6 raised d0 to 0.1 "
-     "(gate.py DRIVING): all six pass T3."),
-    ("RAdam (pytorch-optimizer) T3 and Ranger T2, runs 4-5 (vacuous, cap)",
+     "weights, and T3 replayed a case in which nothing moved in float64 only for float16/bfloat16. Run 6 raised d0 "
+     "to 0.1 (a spec workaround). T3 now replays float32 cases too and checks the frozen coordinates in the "
+     "replay; run 10 runs all six at their published d0 = 1e-6: pass (AvaGrad, vacuous in run 7 for the same "
+     "reason, passes too)."),
+    ("RAdam (pytorch-optimizer) T3 and Ranger T2, runs 4-5 (vacuous, cap); fixed in run 10",
      "kinkcheck's per-case non-vacuity: rectified Adam skips its update while rho_t <= 4; with the adam family's "
-     "drawn beta2 = 0.5, rho_inf = 3, so that configuration never moves, and one such case fails the test instead "
-     "of being rejected as outside the regime. Run 6 maps radam to generic (its default betas): pass. Ranger "
-     "(RAdam inside) stays vacuous for T2."),
-    ("timm:Kron, run 2 (T2: FAIL, kind hung)",
+     "drawn beta2 = 0.5, rho_inf = 3, so that configuration never moves, and one such case failed the whole test. "
+     "Run 6 mapped radam to generic (its default betas). A case in which the subject moves nothing is now counted "
+     "(a figure in the report), not judged, and a test is vacuous only when none of its cases moved "
+     "(harness/core/assertions.py case_moved): run 10 runs radam as family adam (?decay_law='none': its decay is "
+     "applied only on the steps it takes) and Ranger: both pass T2 and T3 (Ranger's T3 FAIL is by design)."),
+    ("timm:Kron, run 2 (T2: FAIL, kind hung); the limit is now a watchdog",
      "kinkcheck's timeout: one T2 test of Kron ran past the default --kinkcheck-timeout 300 s on the 2 shared "
      "cores (no opt_einsum) and the plugin reported the subject as hung. Run 3 used --kinkcheck-timeout 1800: "
-     "a real T2 FAIL (by design) in 832 s. A slow optimizer on a loaded machine is reported as a hang."),
+     "a real T2 FAIL (by design) in 832 s. The limit is now on one call into the subject (a step that has not "
+     "returned for 300 s), not on a test, so a slow optimizer making progress is no longer reported as hung "
+     "(not re-run: run 3's verdict stands)."),
     ("decay_law values",
      "kinkcheck's `coupled` law compares with the family's reference recursion, so an optimizer mapped to family "
      "adam for its hyperparameters (the README's rule) but running another recursion with L2 decay would FAIL the "
@@ -175,22 +181,26 @@ KINKCHECK_SIDE = [
      "declares `none` for those (it also skips T2's decay tests). 3 pytorch-optimizer optimizers with "
      "weight_decouple=True use another decoupled law (AdamS, APOLLO, Prodigy): run 4 showed the `decay law` "
      "failure for AdamS and APOLLO under `decoupled`; run 6 declares `none`: pass."),
-    ("muonclip (spec)",
-     "a spec cannot withhold a drawn hyperparameter: MuonClip forwards nesterov to Muon itself, so family muon "
-     "raises TypeError (multiple values for 'nesterov'), and rename={'nesterov': None} is a usage error (None is "
-     "for defining hyperparameters only). It runs as generic with the matrix flag, where T3 checks every entry "
-     "(not Muon's rows/columns claim)."),
+    ("muonclip (spec), fixed in run 10",
+     "a spec could not withhold a drawn hyperparameter: MuonClip forwards nesterov to Muon itself, so family muon "
+     "raised TypeError (multiple values for 'nesterov'), and runs 7-9 ran it as generic with the matrix flag. "
+     "rename={'nesterov': None} now withholds an optional hyperparameter (the subject's own value is used where "
+     "the claim holds for every value): run 10 runs it as family muon, T2 and T3 (Muon's rows/columns claim): pass."),
     ("timm:Muon and pytorch-optimizer's Muon-style optimizers, T2 (n/s (suite) in runs 5-8)",
      "kinkcheck had no T2 test for the muon family (2-D parameters only; T2's networks were batched 3-D). Run 9 "
-     "trains them on real layers: adago, adamuon, muon, normuon and timm:Muon pass; spectralsphere is vacuous "
-     "(below)."),
-    ("spectralsphere and timm:Lion, run 9 (T2: vacuous)",
+     "trains them on real layers: adago, adamuon, muon, normuon and timm:Muon pass; spectralsphere was vacuous "
+     "(below) and FAILs in run 10."),
+    ("spectralsphere and timm:Lion, run 9 (T2: vacuous); fixed in run 10",
      "kinkcheck's per-case non-vacuity: on real layers T2 trains one network per example, and T2(c)'s dead-layer "
-     "test still fails the whole test when one case moves nothing above the dead layer (a batch of up to 8 "
-     "networks almost always had one that moved). Falsifying cases: spectralsphere on widths [1, 1, 1, 1] (its "
-     "1x1 matrices are projected onto a fixed spectral norm, so a 1x1 parameter cannot move), timm:Lion on widths "
-     "[3, 1, 4, 5, 1] with the dead layer 3 (not diagnosed). Both pass T2(b). A per-test rule (a case that moves "
-     "nothing counted, not judged) is being made for issue #19 item 6; not fixed here."),
+     "test failed the whole test when one case moved nothing above the dead layer (spectralsphere on widths "
+     "[1, 1, 1, 1]: its 1x1 matrices are projected onto a fixed spectral norm, so a 1x1 parameter cannot move). "
+     "With such cases counted, not judged, run 10 gives timm:Lion a pass and spectralsphere a real T2 FAIL (by "
+     "design: the projection moved a dead neuron's incoming row, as it moves zero rows in T3)."),
+    ("sgdp and timm:SGDP, T2(d) on real layers (run 10)",
+     "T2(d)'s death search trained 4096 networks stacked into one tensor for every subject; it now trains 8 real "
+     "networks one at a time for a subject not declared coordinatewise (harness/experiments/revival.py). Both "
+     "SGDPs still FAIL T2 there and in T2(b) (a dead neuron's weights moved on a real layer): by design, the "
+     "projection."),
 ]
 
 ORDER = ["FAIL", "decay law", "raises", "FAIL (kinkcheck)", "spec error", "failed (other)", "vacuous", "timeout", "oos",

@@ -17,17 +17,20 @@ from kinkcheck.strategies.initializations import InitCase
 MODULE = ("test_mixed_precision.py",)
 
 
-def test_a_skipped_scaled_step_that_advances_state_is_rejected(run_suite):
-    run = run_suite("--optimizer", "adam=tests.broken.lowprecision:AmpAdamAdvancesStepOnSkip",
-                    "-k", "skipped_scaled", modules=MODULE)
+AMP_BROKEN = "adam=tests.broken.lowprecision:AmpAdamAdvancesStepOnSkip"
+AMP_CORRECT = "adam=tests.broken.lowprecision:AmpAdamSkipsCorrectly"
+
+
+def test_a_skipped_scaled_step_that_advances_state_is_rejected_and_a_correct_one_passes(run_suite):
+    """One run of the mixed-precision module: the optimizer that advances its state at a skipped (found_inf)
+    step fails T3 there (and nothing else), the one that skips correctly passes every test."""
+    run = run_suite("--optimizer", AMP_BROKEN, "--optimizer", AMP_CORRECT, modules=MODULE)
     assert run.ret == 1, run.text[-3000:]
-    assert run.failed_theorems() == {"T3"}, run.text[-3000:]
+    wrong = run.verdicts({AMP_BROKEN: {"T3"}}, accepted=[AMP_CORRECT])
+    assert not wrong, "\n".join(wrong) + "\n" + run.text[-3000:]
+    assert run.failed_theorems(AMP_BROKEN) == {"T3"}, run.text[-3000:]
+    assert run.failing_tests(AMP_BROKEN) == {"test_skipped_scaled_steps_move_nothing"}, run.text[-3000:]
     assert "advanced its state at the skipped (found_inf) step" in run.text
-
-
-def test_a_correct_amp_aware_optimizer_passes(run_suite):
-    run = run_suite("--optimizer", "adam=tests.broken.lowprecision:AmpAdamSkipsCorrectly", modules=MODULE)
-    assert run.ret == 0, run.text[-3000:]
 
 
 # ---------------------------------------------------------------------- exact-arithmetic claims measured
@@ -187,19 +190,22 @@ UNSCALED = [f"adam={PER_STEP}:ScaledStepAdam?step_error=0.0", f"momentum={PER_ST
             f"lion={PER_STEP}:Lion", "lion=tests.reference_impls:Lion"]
 
 
-@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
-def test_a_few_percent_per_step_error_is_rejected_in_low_precision(run_suite, dtype):
-    """One run per dtype: every scaled subject reads FAIL in T4 with the per-step message, every unscaled
-    one is accepted."""
+def test_a_few_percent_per_step_error_is_rejected_in_low_precision(run_suite):
+    """One run over the three dtypes of T4's low-precision test: every scaled subject fails it in bfloat16 and
+    in float16 with the per-step message; every unscaled one passes in bfloat16, float16 and float32."""
     args = [a for spec in SCALED + UNSCALED for a in ("--optimizer", spec)]
-    run = run_suite(*args, "-k", f"low_precision and {dtype}", modules=("test_reference_recursions.py",))
+    run = run_suite(*args, "-k", "low_precision", modules=("test_reference_recursions.py",))
     assert run.ret == 1, run.text[-3000:]
     wrong = run.verdicts({spec: {"T4"} for spec in SCALED}, accepted=UNSCALED)
+    for spec in SCALED:
+        for dtype in ("bfloat16", "float16"):
+            outcomes = {t["outcome"] for t in run.report["tests"]
+                        if t["subject"] == spec and t["nodeid"].endswith(f"-{dtype}]")}
+            if outcomes != {"failed"}:
+                wrong.append(f"{spec} in {dtype}: {sorted(outcomes) or 'not run'}, expected failed")
     assert not wrong, "\n".join(wrong) + "\n" + run.text[-3000:]
-    assert f"({dtype})" in run.text and "times the rounding bound of that one step" in run.text, run.text[-3000:]
-
-
-def test_correct_steps_pass_the_per_step_bound_in_float32(run_suite):
-    args = [a for spec in UNSCALED for a in ("--optimizer", spec)]
-    run = run_suite(*args, "-k", "low_precision and float32", modules=("test_reference_recursions.py",))
-    assert run.ret == 0, run.text[-3000:]
+    for dtype in ("bfloat16", "float16"):
+        assert f"({dtype})" in run.text, run.text[-3000:]
+    assert "times the rounding bound of that one step" in run.text, run.text[-3000:]
+    ran = {t["nodeid"].rsplit("-", 1)[1] for t in run.report["tests"] if t["subject"] in UNSCALED}
+    assert ran == {"bfloat16]", "float16]", "float32]"}, ran

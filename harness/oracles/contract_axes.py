@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -278,6 +279,124 @@ def run_differentiable(subject, case) -> DifferentiableRun:
                         break
     return DifferentiableRun(worst, where, rounding_bound(torch.float64, case.steps), bool((increments != 0).any()),
                              no_gradient)
+
+
+# Rounded operations on one path of the backward pass through a step: every forward operation contributes one
+# product (its local derivative times the incoming one) and one sum (where paths join), and its local derivative
+# is itself computed from rounded forward values (at most OPS_PER_STEP of them per step).
+BACKWARD_OPS_FACTOR = 2
+
+
+@dataclass
+class ThroughRun:
+    """``run_differentiable_through``'s outcome: the worst |subject - reference| / bound of the derivatives of
+    the last iterate with respect to each parameter's first gradient, where, and what was undefined."""
+
+    ratio: float
+    worst: str
+    undefined: str | None  # a derivative that is None, non-finite or zero where the reference's is not, in words
+    compared: int  # derivatives compared
+
+
+def _differentiable_step(ref, g: torch.Tensor, hp: dict) -> None:
+    """``Reference.step`` without its ``detach``: the float64 recursion evaluated under autograd (the
+    references are written out of place), so torch.autograd.grad differentiates the recursion itself."""
+    ref.configure(**hp)
+    if not ref.started:
+        ref.init_state()
+        ref.started = True
+    ref.t += 1
+    g = g.to(torch.float64).reshape(ref.theta.shape)
+    ref.theta = ref.update(-g if ref.maximize else g)
+
+
+def run_differentiable_through(subject, case) -> ThroughRun:
+    """torch.optim's documented ``differentiable=True`` over a whole (short) run: ``case`` on non-leaf
+    float64 parameters built with differentiable=True, every gradient handed over a leaf that requires grad,
+    and ``torch.autograd.grad`` of the sum of the last iterates with respect to each parameter's FIRST
+    gradient: it must be defined and finite, and equal the derivative autograd computes through the family's
+    float64 reference recursion (``recursions``) fed the same gradients -- a step that cuts the graph
+    (a state buffer detached at its creation, an in-place update of a tensor autograd saved) gives no, a
+    raising or another derivative.
+
+    Bound. Both derivatives are float64 evaluations of the same sum over paths of products of local
+    derivatives; along a path of K steps there are at most n = BACKWARD_OPS_FACTOR * OPS_PER_STEP * K
+    rounded operations, so each differs from the exact derivative by at most gamma_n(u) times the sum of the
+    absolute path terms (Higham, Lemma 3.1 and Sec. 3.1). That sum is taken as the largest absolute
+    derivative of the parameter (``scale``): the recursions' paths from the first gradient add terms of one
+    sign across steps (momentum, averages of g and g^2 with non-negative weights), and a coordinate where
+    they cancel is judged against its parameter's largest one, not its own. Where the reference's derivative
+    is zero for a whole parameter (sign-based updates), the subject's must be zero too (or None)."""
+    from kinkcheck.harness.core.training import guarded_step
+    from kinkcheck.harness.oracles.contract_runs import OPS_PER_STEP, _view, accepted, default_dtype, unit_roundoff
+    from kinkcheck.harness.oracles.recursions import _gamma, reference_for
+
+    hps = [accepted(subject, g.hyperparameters)[0] for g in case.groups]
+    plist = case.parameters
+    group_of = [i for i, g in enumerate(case.groups) for _ in g.parameters]
+    with default_dtype(torch.float64):
+        params = [[p.leaf(torch.float64).clone() for p in g.parameters] for g in case.groups]
+        flat = [q for qs in params for q in qs]
+        refs = [reference_for(subject.family, real(q.detach()), hps[i]) for q, i in zip(flat, group_of)]
+        first, *rest = [_view(subject, hp) for hp in hps]
+        groups = [{"params": params[0]}] + [{"params": qs, **hp} for qs, hp in zip(params[1:], rest)]
+        optimizer = subject.build(groups, **first, differentiable=True)
+        current = [dict(hp) for hp in hps]
+        firsts = {}  # parameter -> (the subject's first gradient, the reference's copy of it, its step)
+        for k in range(1, case.steps + 1):
+            for i, change in case.changes.get(k, {}).items():
+                change = {n: v for n, v in change.items() if n in _view(subject, hps[i])}
+                current[i].update(change)
+                write_group(optimizer.param_groups[i], subject.translate(change))
+            for j, (p, q) in enumerate(zip(plist, flat)):
+                if (k, j) in case.absent:
+                    q.grad = None
+                    continue
+                g = p.arrange(case.gradient(k, j), q).requires_grad_(True)
+                mine = real(g.detach()).clone().requires_grad_(True)
+                firsts.setdefault(j, (g, mine, k))
+                q.grad = g
+                _differentiable_step(refs[j], mine, current[group_of[j]])
+            guarded_step(optimizer, subject, None, k)
+        live = [j for j in sorted(firsts) if flat[j].numel()]
+        if not live:
+            return ThroughRun(0.0, "nowhere", None, 0)
+        total = sum(flat[j].sum() for j in live).real
+        if not total.requires_grad:
+            return ThroughRun(0.0, "nowhere", "the last iterates do not depend on the gradients handed over (no "
+                                             "autograd graph through step(): the update ran outside autograd)", 0)
+        theirs = guard.call(subject, f"torch.autograd.grad through its {case.steps} differentiable steps",
+                            torch.autograd.grad, total, [firsts[j][0] for j in live], allow_unused=True)
+        ours = torch.autograd.grad(sum(refs[j].theta.sum() for j in live), [firsts[j][1] for j in live],
+                                   allow_unused=True)
+    n = BACKWARD_OPS_FACTOR * OPS_PER_STEP * case.steps
+    gamma = _gamma(n, unit_roundoff(torch.float64))
+    worst, where, undefined = 0.0, "nowhere", None
+    for j, d, r in zip(live, theirs, ours):
+        r = torch.zeros_like(firsts[j][1]) if r is None else r.detach()
+        scale = float(r.abs().max())
+        what = f"parameter {j} ({plist[j].layout} {plist[j].shape()}, first gradient at step {firsts[j][2]})"
+        if d is None:
+            if scale > 0:
+                undefined = (f"{what}: no gradient (unused in the graph) from the iterate after step {case.steps} "
+                             f"back to its first gradient; the recursion's derivative there is nonzero (largest "
+                             f"|d theta/d g| {scale:.3g})")
+                break
+            continue
+        d = real(d.detach()).reshape(r.shape)
+        if not bool(torch.isfinite(d).all()):
+            undefined = f"{what}: a non-finite gradient back to its first gradient"
+            break
+        diff = (d - r).abs()
+        bound = gamma * scale
+        ratio = diff / bound if bound > 0 else torch.where(diff == 0, torch.zeros_like(diff), torch.full_like(diff, math.inf))
+        i = int(ratio.reshape(-1).argmax())
+        if float(ratio.reshape(-1)[i]) > worst:
+            worst = float(ratio.reshape(-1)[i])
+            where = (f"{what} element {i}: d(theta after step {case.steps})/d(first gradient) = "
+                     f"{float(d.reshape(-1)[i])!r}, the reference recursion's {float(r.reshape(-1)[i])!r} +- "
+                     f"{bound:.3g} (gamma_{n}(u) times the parameter's largest |derivative|)")
+    return ThroughRun(worst, where, undefined, len(live))
 
 
 def add_group(subject, optimizer, group: dict, k: int) -> None:
