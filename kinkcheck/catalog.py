@@ -453,17 +453,29 @@ CATALOG: list[Entry] = [
         "complex_parameters, tensor_hyperparameters, differentiable; lion and generic have no torch class and "
         "are held to none): complex parameters (complex128, complex64) compared as their view_as_real pairs; "
         "0-d tensor lr (and tensor betas/weight_decay for Adam/AdamW) rewritten in place between steps as torch's "
-        "LR schedulers do, the user's tensors bitwise unchanged after the run (never aliased); add_param_group "
+        "LR schedulers do (every tensor of group 0 at one step), the iterates following the recursion with the "
+        "rewritten values and the user's tensors bitwise unchanged after the run (never aliased); add_param_group "
         "after some steps with the constructor's constructor-only values (Adagrad's initial_accumulator_value) "
         "other than the defaults; a float32 parameter first in a group with float64 ones (checked per step); "
+        "the public state of the new axes (state['step'] of a group added late or of a complex parameter, ASGD's "
+        "eta, mu, ax) against the reference; "
         "differentiable=True on non-leaf parameters: iterates within the float64 bound and torch.autograd.grad "
-        "of the updated parameters with respect to the last step's gradients defined and finite. Tensor "
+        "of the updated parameters with respect to the last step's gradients defined and finite, and, through a "
+        "whole 3-step run with every gradient requiring grad, the derivative of the last iterates with respect "
+        "to each parameter's first gradient defined, finite and nonzero wherever autograd through the float64 "
+        "reference recursion makes it nonzero (its value is not compared: the adaptive recursions' derivatives "
+        "cancel, and no bound on the absolute path terms is available from autograd). Tensor "
         "hyperparameters are drawn apart from float32/complex64 parameters (torch casts a tensor beta to the "
         "parameter dtype before forming 1 - beta, a rounding the per-step bound does not model). torch's fused "
         "paths skip complex parameters and differentiable (they raise by design), its foreach paths "
         "differentiable and, for Adam/AdamW, tensor hyperparameters; torch.optim itself keeps the user's tensor "
         "lr in param_groups, so a scheduler's in-place rewrite changes it "
-        "(docs/torch-deviations/tensor_lr_aliased_by_param_groups.py; an expectation of the built-in run). "
+        "(docs/torch-deviations/tensor_lr_aliased_by_param_groups.py; an expectation of the built-in run); "
+        "with differentiable=True, SGD with momentum detaches its first momentum buffer (no gradient from the "
+        "first gradient) and RMSprop (centered), Adamax, Adam/AdamW (amsgrad) and Rprop update saved state in "
+        "place so the backward through several steps raises (docs/torch-deviations/"
+        "sgd_momentum_differentiable_first_buffer_detached.py, differentiable_inplace_state_multistep.py; "
+        "expectations of the built-in run). "
         "The error contract: "
         "where torch.optim raises (a parameter in two groups, a "
         "load_state_dict whose groups do not match this optimizer's, lr < 0 for a family with a torch.optim "
@@ -477,7 +489,8 @@ CATALOG: list[Entry] = [
              "test_muon_long_trajectory_follows_the_recursion_in_float64")
         + _t(M4S, "test_sparse_embedding_gradients_follow_the_family_recursion")
         + _t(M4U, "test_usage_axes_follow_the_family_recursion", "test_user_tensors_are_not_aliased",
-             "test_differentiable_steps_follow_the_recursion_and_pass_gradients"),
+             "test_differentiable_steps_follow_the_recursion_and_pass_gradients",
+             "test_gradients_flow_through_every_differentiable_step"),
         gates=True, suite_level=False, precision=ROUNDING,
         low_precision="The first test runs in float64 whatever --dtype says (1e-12: about 50 steps of a few "
                       "ulps, ten-fold margin). The second runs float32, bfloat16 or float16 parameters (gradients "

@@ -14,6 +14,11 @@ WRONG = [f"{fam}={BROKEN}:{cls}" for fam, cls in [
     ("adam", "StaleEpsAndDecayAdam"),  # eps / weight_decay rewritten in param_groups
     ("asgd", "AveragesFromTheStartASGD"),  # public state: ASGD's ax
     ("adam", "DetachedDifferentiableAdam"),  # differentiable=True
+    ("adam", "BetasReadOnceAdam"),  # tensor betas: read once, an in-place rewrite never seen
+    ("adam", "TensorDecayIgnoredAdam"),  # tensor weight_decay ignored
+    ("asgd", "UndecayedPublicEtaASGD"),  # public state: ASGD's eta
+    ("adam", "LateGroupGlobalStepAdam"),  # step count of a group added by add_param_group
+    ("momentum", "FirstBufferDetachedMomentum"),  # differentiable=True through every step
 ]]
 CORRECT = [f"{fam}=tests.reference_impls:{cls}" for fam, cls in [("adam", "Adam"), ("adagrad", "Adagrad"),
                                                                    ("asgd", "ASGD")]]

@@ -15,7 +15,6 @@
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -281,21 +280,14 @@ def run_differentiable(subject, case) -> DifferentiableRun:
                              no_gradient)
 
 
-# Rounded operations on one path of the backward pass through a step: every forward operation contributes one
-# product (its local derivative times the incoming one) and one sum (where paths join), and its local derivative
-# is itself computed from rounded forward values (at most OPS_PER_STEP of them per step).
-BACKWARD_OPS_FACTOR = 2
-
-
 @dataclass
 class ThroughRun:
-    """``run_differentiable_through``'s outcome: the worst |subject - reference| / bound of the derivatives of
-    the last iterate with respect to each parameter's first gradient, where, and what was undefined."""
+    """``run_differentiable_through``'s outcome: what was undefined (None when every derivative of the last
+    iterate with respect to a parameter's first gradient is defined, finite and nonzero where the
+    reference's is), and how many were compared."""
 
-    ratio: float
-    worst: str
-    undefined: str | None  # a derivative that is None, non-finite or zero where the reference's is not, in words
-    compared: int  # derivatives compared
+    undefined: str | None
+    compared: int
 
 
 def _differentiable_step(ref, g: torch.Tensor, hp: dict) -> None:
@@ -319,17 +311,19 @@ def run_differentiable_through(subject, case) -> ThroughRun:
     (a state buffer detached at its creation, an in-place update of a tensor autograd saved) gives no, a
     raising or another derivative.
 
-    Bound. Both derivatives are float64 evaluations of the same sum over paths of products of local
-    derivatives; along a path of K steps there are at most n = BACKWARD_OPS_FACTOR * OPS_PER_STEP * K
-    rounded operations, so each differs from the exact derivative by at most gamma_n(u) times the sum of the
-    absolute path terms (Higham, Lemma 3.1 and Sec. 3.1). That sum is taken as the largest absolute
-    derivative of the parameter (``scale``): the recursions' paths from the first gradient add terms of one
-    sign across steps (momentum, averages of g and g^2 with non-negative weights), and a coordinate where
-    they cancel is judged against its parameter's largest one, not its own. Where the reference's derivative
-    is zero for a whole parameter (sign-based updates), the subject's must be zero too (or None)."""
+    What is compared. The derivative is defined (not None: the parameter's first gradient is in the graph),
+    finite, and nonzero wherever the reference's is (a path the recursion has, the subject has too); where the
+    reference's is zero for a whole parameter (sign-based updates) nothing is asked. Its VALUE is not held to
+    the reference's: both are float64 sums over paths of products of local derivatives, and their difference
+    is bounded by gamma_n(u) times the sum of the ABSOLUTE path terms, which autograd does not give. In the
+    adaptive recursions those terms cancel (d/dg of m / (sqrt(v) + eps) is a difference of two terms of size
+    lr / |g| that leaves one of size lr eps / g^2): torch's and the reference's derivatives measured 1e-10 to
+    1e-8 apart relative to the derivative itself, so a bound on the derivative's own scale would fail correct
+    subjects and a tuned one would not be derived.
+    """
     from kinkcheck.harness.core.training import guarded_step
-    from kinkcheck.harness.oracles.contract_runs import OPS_PER_STEP, _view, accepted, default_dtype, unit_roundoff
-    from kinkcheck.harness.oracles.recursions import _gamma, reference_for
+    from kinkcheck.harness.oracles.contract_runs import _view, accepted, default_dtype
+    from kinkcheck.harness.oracles.recursions import reference_for
 
     hps = [accepted(subject, g.hyperparameters)[0] for g in case.groups]
     plist = case.parameters
@@ -360,43 +354,39 @@ def run_differentiable_through(subject, case) -> ThroughRun:
             guarded_step(optimizer, subject, None, k)
         live = [j for j in sorted(firsts) if flat[j].numel()]
         if not live:
-            return ThroughRun(0.0, "nowhere", None, 0)
+            return ThroughRun(None, 0)
         total = sum(flat[j].sum() for j in live).real
         if not total.requires_grad:
-            return ThroughRun(0.0, "nowhere", "the last iterates do not depend on the gradients handed over (no "
-                                             "autograd graph through step(): the update ran outside autograd)", 0)
+            return ThroughRun("the last iterates do not depend on the gradients handed over (no autograd graph "
+                              "through step(): the update ran outside autograd)", 0)
         theirs = guard.call(subject, f"torch.autograd.grad through its {case.steps} differentiable steps",
                             torch.autograd.grad, total, [firsts[j][0] for j in live], allow_unused=True)
         ours = torch.autograd.grad(sum(refs[j].theta.sum() for j in live), [firsts[j][1] for j in live],
                                    allow_unused=True)
-    n = BACKWARD_OPS_FACTOR * OPS_PER_STEP * case.steps
-    gamma = _gamma(n, unit_roundoff(torch.float64))
-    worst, where, undefined = 0.0, "nowhere", None
     for j, d, r in zip(live, theirs, ours):
         r = torch.zeros_like(firsts[j][1]) if r is None else r.detach()
-        scale = float(r.abs().max())
         what = f"parameter {j} ({plist[j].layout} {plist[j].shape()}, first gradient at step {firsts[j][2]})"
-        if d is None:
-            if scale > 0:
-                undefined = (f"{what}: no gradient (unused in the graph) from the iterate after step {case.steps} "
-                             f"back to its first gradient; the recursion's derivative there is nonzero (largest "
-                             f"|d theta/d g| {scale:.3g})")
-                break
+        # Judged only where autograd through the float64 recursion is finite: at a coordinate whose first
+        # gradient is exactly 0, d sqrt(v)/dv = inf meets dv/dg = 0 (NaN for any implementation that takes the
+        # square root of the second moment, the reference included) -- a point autograd cannot differentiate.
+        judged = torch.isfinite(r)
+        needed = judged & (r != 0)  # where the recursion's derivative is nonzero
+        if not bool(needed.any()):
             continue
+        if d is None:
+            return ThroughRun(f"{what}: no gradient (unused in the graph) from the iterate after step {case.steps} "
+                              f"back to its first gradient; the recursion's derivative there is nonzero (largest "
+                              f"|d theta/d g| {float(r.abs().max()):.3g})", len(live))
         d = real(d.detach()).reshape(r.shape)
-        if not bool(torch.isfinite(d).all()):
-            undefined = f"{what}: a non-finite gradient back to its first gradient"
-            break
-        diff = (d - r).abs()
-        bound = gamma * scale
-        ratio = diff / bound if bound > 0 else torch.where(diff == 0, torch.zeros_like(diff), torch.full_like(diff, math.inf))
-        i = int(ratio.reshape(-1).argmax())
-        if float(ratio.reshape(-1)[i]) > worst:
-            worst = float(ratio.reshape(-1)[i])
-            where = (f"{what} element {i}: d(theta after step {case.steps})/d(first gradient) = "
-                     f"{float(d.reshape(-1)[i])!r}, the reference recursion's {float(r.reshape(-1)[i])!r} +- "
-                     f"{bound:.3g} (gamma_{n}(u) times the parameter's largest |derivative|)")
-    return ThroughRun(worst, where, undefined, len(live))
+        if not bool(torch.isfinite(d[judged]).all()):
+            return ThroughRun(f"{what}: a non-finite gradient back to its first gradient where the recursion's is "
+                              f"finite", len(live))
+        lost = needed & (d == 0)
+        if bool(lost.any()):
+            i = int(lost.reshape(-1).nonzero()[0])
+            return ThroughRun(f"{what} element {i}: d(theta after step {case.steps})/d(first gradient) = 0, the "
+                              f"recursion's {float(r.reshape(-1)[i])!r} (the first gradient's path is cut)", len(live))
+    return ThroughRun(None, len(live))
 
 
 def add_group(subject, optimizer, group: dict, k: int) -> None:

@@ -539,6 +539,7 @@ def _first_difference(leaves, twin_leaves, k, save_at):
     from kinkcheck.harness.core.assertions import bits
 
     for j, (a, b) in enumerate(zip(leaves, twin_leaves)):
+        a, b = real(a.detach()), real(b.detach())  # a complex parameter as its real pair (float() of a complex raises)
         differ = bits(a) != bits(b)
         if bool(differ.any()):
             i = int(differ.reshape(-1).nonzero()[0])

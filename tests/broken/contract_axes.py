@@ -5,7 +5,9 @@ from the axis:
 - complex parameters: an Adam that runs its recursion on the complex tensor itself (no view_as_real: g * g
   is the complex square, not |g|^2 per real coordinate);
 - tensor hyperparameters: an Adam that keeps the user's tensors (no copy), which a scheduler's in-place
-  rewrite then changes; an Adam that reads a tensor lr once, when the group is added;
+  rewrite then changes; an Adam that reads a tensor lr once, when the group is added; an Adam that turns tensor
+  betas into numbers when the group is added (a scheduler's in-place rewrite of them is never seen); an Adam
+  that applies weight_decay only when it is a Python number (a tensor weight_decay is ignored);
 - add_param_group: an Adagrad whose groups added later start their accumulator from the class default, not
   from the constructor's initial_accumulator_value;
 - mixed dtypes: an Adam that allocates a group's state in the dtype of the group's first parameter;
@@ -13,14 +15,18 @@ from the axis:
   an empty list raises);
 - rewritten hyperparameters: an Adam that reads eps and weight_decay when a parameter's state is created
   and never again;
-- public state: an ASGD whose averaged iterate ax ignores t0 (averages from the first step);
-- differentiable=True: an Adam that takes the flag but runs its update outside autograd.
+- public state: an ASGD whose averaged iterate ax ignores t0 (averages from the first step); an ASGD that steps
+  with the right eta but publishes state['eta'] as the undecayed lr;
+- step counts on the new axes: an Adam whose add_param_group, after some steps, starts the new parameters'
+  step counts at the optimizer's global step count;
+- differentiable=True: an Adam that takes the flag but runs its update outside autograd; an SGD with momentum
+  that detaches its momentum buffer from the graph at every step (gradient flows through the last step only).
 """
 from __future__ import annotations
 
 import torch
 
-from tests.reference_impls import ASGD, Adagrad, Adam, _decay, _resolved
+from tests.reference_impls import ASGD, Adagrad, Adam, Elementwise, _decay, _resolved
 
 
 class RealOnlyComplexAdam(Adam):
@@ -145,3 +151,86 @@ class DetachedDifferentiableAdam(Adam):
             return super().step(closure)
         finally:
             self.defaults["differentiable"] = differentiable
+
+
+class BetasReadOnceAdam(Adam):
+    """Turns tensor betas into numbers once, when their group is added, and uses those from then on."""
+
+    def add_param_group(self, param_group):
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        if any(isinstance(b, torch.Tensor) for b in group["betas"]):
+            group["_betas_at_start"] = tuple(float(b) for b in group["betas"])
+
+    def update(self, p, g, state, group):
+        if "_betas_at_start" in group:
+            group = {**group, "betas": group["_betas_at_start"]}
+        super().update(p, g, state, group)
+
+
+class TensorDecayIgnoredAdam(Adam):
+    """Applies weight_decay only when the group holds it as a Python number (``isinstance(wd, float)``): a
+    tensor weight_decay is silently ignored."""
+
+    def step(self, closure=None):
+        for group in self.param_groups:
+            group["_wd_is_tensor"] = isinstance(group["weight_decay"], torch.Tensor)
+        return super().step(closure)
+
+    def update(self, p, g, state, group):
+        if group["_wd_is_tensor"]:
+            group = {**group, "weight_decay": 0.0}
+        super().update(p, g, state, group)
+
+
+class UndecayedPublicEtaASGD(ASGD):
+    """Steps with the decayed eta (kept under a private key) but publishes state['eta'] as the group's lr,
+    never decayed."""
+
+    def init_state(self, p, state, group):
+        super().init_state(p, state, group)
+        state["_eta"] = state["eta"]
+
+    def update(self, p, g, state, group):
+        state["eta"] = state["_eta"]
+        super().update(p, g, state, group)
+        state["_eta"], state["eta"] = state["eta"], group["lr"]
+
+
+class LateGroupGlobalStepAdam(Adam):
+    """Counts the optimizer's steps, and gives the parameters of a group added after some steps that count as
+    their own step count (their bias corrections start late)."""
+
+    def step(self, closure=None):
+        self._global_steps = getattr(self, "_global_steps", 0) + 1
+        return super().step(closure)
+
+    def add_param_group(self, param_group):
+        super().add_param_group(param_group)
+        taken = getattr(self, "_global_steps", 0)
+        if taken:
+            group = self.param_groups[-1]
+            for p in group["params"]:
+                state = self.state[p]
+                state["step"] = taken
+                self.init_state(torch.view_as_real(p) if p.is_complex() else p, state, _resolved(group))
+
+
+class FirstBufferDetachedMomentum(Elementwise):
+    """Heavy-ball SGD (b <- mu b + (1 - dampening) g; theta <- theta - lr b) that takes differentiable=True and
+    runs its update under autograd, but detaches the momentum buffer from the graph at every step: gradient
+    flows from the iterate to the last gradient only."""
+
+    def __init__(self, params, lr=1e-2, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
+                 maximize=False, differentiable=False):
+        super().__init__(params, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                         nesterov=nesterov, maximize=maximize, differentiable=differentiable)
+
+    def update(self, p, g, state, group):
+        g = _decay(p, g, group, False)
+        if "b" not in state:
+            state["b"] = g.detach().clone()
+        else:
+            state["b"] = state["b"].detach() * group["momentum"] + g * (1 - group["dampening"])
+        direction = g + group["momentum"] * state["b"] if group["nesterov"] else state["b"]
+        p.sub_(group["lr"] * direction)
