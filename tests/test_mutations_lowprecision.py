@@ -155,7 +155,9 @@ def test_dithering_sgd_passes_in_float32(run_suite):
 # ---------------------------------------------------------------------- a real torch bug, as a subject
 # torch's fused CPU SGD leaves full SIMD blocks of float16/bfloat16 parameters unwritten (found by this suite:
 # docs/torch-deviations/fused_sgd_low_precision_blocks_not_updated.py). The same behaviour as a subject is
-# rejected by T4's low-precision recursion check and, trained in bfloat16, by T2 and T5; in float32 it is SGD.
+# rejected by T4's low-precision recursion check and, trained in bfloat16, by T5 (none of its networks trains:
+# never reached the regime); in float32 it is SGD. T2 holds for it -- a dead neuron does stay put -- and a T2
+# case in which it moved nothing is counted, not judged (harness/core/assertions.py case_moved).
 BLOCK_SKIPPING = ("--optimizer", "sgd=tests.broken.lowprecision:BlockSkippingSGD")
 TRAINING_MODULES = ("test_inactive_neuron_invariance.py", "test_nonconvergence_width.py")
 
@@ -168,7 +170,8 @@ def test_skipped_simd_blocks_are_rejected_in_low_precision(run_suite):
     assert t4.ret == 1 and t4.failed_theorems() == {"T4"}, t4.text[-3000:]
     assert "(bfloat16)" in t4.text or "(float16)" in t4.text, t4.text[-3000:]
     trained = run_suite(*BLOCK_SKIPPING, "--dtype", "bfloat16", modules=TRAINING_MODULES)
-    assert trained.ret == 1 and trained.failed_theorems() == {"T2", "T5"}, trained.text[-3000:]
+    assert trained.ret == 1 and trained.failed_theorems() == {"T5"}, trained.text[-3000:]
+    assert "never reached the regime" in trained.text or "non-vacuity (T5)" in trained.text, trained.text[-3000:]
 
 
 def test_block_skipping_sgd_is_sgd_in_float32(run_suite):
