@@ -53,7 +53,7 @@ def _judge(subject, run, dtype):
 @pytest.mark.theorem("T4", families=PER_STEP_FAMILIES)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_long_trajectories_follow_the_family_recursion(optimizer_subject, dtype):
-    """Contract, [GM] Lemmas 4.8-4.9, [CUT] eqs. (22)-(30), [LION] Alg. 2: past 2^p steps for every p of a
+    """[GM] Lemma 4.8, Lemma 4.9; [CUT] eqs. (22)-(30); [LION] Alg. 2 (usage contract): past 2^p steps for every p of a
     dtype a counter or state could be kept in (256 in bfloat16, 2048 in float16/float32), across a
     state_dict round trip after 90% of the steps, every checked step of the subject is one step of its
     family's float64 recursion from its own iterate and state, within that step's rounding bound, its
@@ -65,7 +65,8 @@ def test_long_trajectories_follow_the_family_recursion(optimizer_subject, dtype)
 @pytest.mark.slow
 @pytest.mark.theorem("T4", families=tuple(sorted(AGGREGATE_ONLY)))
 def test_muon_long_trajectory_follows_the_recursion_in_float64(optimizer_subject):
-    """Contract (torch.optim.Muon's documented recursion, Keller Jordan's muon.py): 288 float64 steps (past the
+    """[GM] Lemma 4.8, Lemma 4.9 (their recursion claim for torch.optim.Muon's documented update, Keller
+    Jordan's muon.py; usage contract): 288 float64 steps (past the
     256 of a uint8 or bfloat16 counter; Muon's state is a momentum buffer) across a state_dict round trip after
     90% of them, the subject's iterate within the
     float64 bound gamma_{16k}(u) (|theta_0| + path) of the reference run beside it after every step (Muon's

@@ -138,8 +138,9 @@ def _low_precision(optimizer_subject, placement, dtype, data):
 
 @pytest.mark.theorem("T4", capability="has_reference")
 def test_the_subject_refuses_what_torch_optim_refuses(optimizer_subject, placement):
-    """T4's usage contract, from the torch.optim documentation (a source of T4 in the catalogue, not a
-    paper result): ``Optimizer.add_param_group`` raises for a parameter already in another group,
+    """T4's usage contract, from the torch.optim documentation (a source of T4 in the catalogue; no paper
+    numbers it: [GM] Lemma 4.8, Lemma 4.9 presuppose an optimizer that refuses these usages):
+    ``Optimizer.add_param_group`` raises for a parameter already in another group,
     ``Optimizer.load_state_dict`` raises when the saved groups do not match this optimizer's, and every
     torch.optim class raises "Invalid learning rate" for lr < 0 (issue #20 item 1). The subject must raise
     too (any exception); accepting one silently is a FAIL naming what it accepted

@@ -54,7 +54,9 @@ def _sparse_gradient(gen, rows, dim, touched, coalesced):
        touched=st.integers(1, 6), coalesced=st.booleans(), steps=st.integers(2, 5), seed=st.integers(0, 2**20))
 def test_sparse_embedding_gradients_follow_the_family_recursion(optimizer_subject, data, rows, dim, touched,
                                                                  coalesced, steps, seed):
-    """Contract (torch.optim.SGD/Adagrad, sparse gradients): an embedding parameter (float64) with sparse COO
+    """[GM] Lemma 4.8, Lemma 4.9; [CUT] eqs. (22)-(30) (the family recursions, here under torch.optim's
+    usage contract): Contract (torch.optim.SGD/Adagrad, sparse gradients): an embedding parameter (float64) with
+    sparse COO
     gradients -- duplicate rows, coalesced or not -- in one group with a dense float32 parameter: after every
     step each follows its family's float64 reference fed the densified gradient (duplicates summed), within
     the rounding bound gamma_{16 K}(u) (|theta_0| + path) of its own dtype."""

@@ -70,7 +70,8 @@ NON_LEAF_GRAD = pytest.mark.filterwarnings("ignore:The .grad attribute of a Tens
 @settings(max_examples=scaled(4))
 @given(data=st.data())
 def test_usage_axes_follow_the_family_recursion(optimizer_subject, placement, data):
-    """torch.optim's documented contract with [GM] Lemmas 4.8, 4.9, [CUT] eqs. (22)-(30): over a contract
+    """[GM] Lemma 4.8, Lemma 4.9; [CUT] eqs. (22)-(30) (the family recursions, here under torch.optim's
+    usage contract): torch.optim's documented contract with [GM] Lemmas 4.8, 4.9, [CUT] eqs. (22)-(30): over a contract
     case that also holds complex parameters (as their view_as_real pairs), 0-d tensor hyperparameters
     rewritten in place between steps, a parameter group added by add_param_group after some steps (the
     constructor's constructor-only values not the defaults), float32 beside float64 parameters in one group
@@ -91,7 +92,8 @@ def test_usage_axes_follow_the_family_recursion(optimizer_subject, placement, da
 @settings(max_examples=scaled(2))
 @given(data=st.data())
 def test_user_tensors_are_not_aliased(optimizer_subject, placement, data):
-    """Contract (torch.optim documents a 0-d tensor lr, and tensor betas for Adam/AdamW): hyperparameters
+    """[GM] Lemma 4.8, Lemma 4.9; [CUT] eqs. (22)-(30) (the family recursions, here under torch.optim's
+    usage contract): Contract (torch.optim documents a 0-d tensor lr, and tensor betas for Adam/AdamW): hyperparameters
     handed over as tensors and then rewritten between steps as torch's LR schedulers rewrite a tensor value
     (in place, in ``param_groups``) leave every tensor the user handed over bitwise unchanged: the optimizer
     keeps its own copy, never the user's tensor (which the user may share with another optimizer or a
@@ -118,7 +120,9 @@ def test_user_tensors_are_not_aliased(optimizer_subject, placement, data):
 @settings(max_examples=scaled(2))
 @given(data=st.data())
 def test_differentiable_steps_follow_the_recursion_and_pass_gradients(optimizer_subject, placement, data):
-    """torch.optim's documented ``differentiable=True`` with [GM] Lemmas 4.8, 4.9, [CUT] eqs. (22)-(30): run
+    """[GM] Lemma 4.8, Lemma 4.9; [CUT] eqs. (22)-(30) (the family recursions, here under torch.optim's
+    usage contract): torch.optim's documented ``differentiable=True`` with [GM] Lemmas 4.8, 4.9, [CUT] eqs.
+    (22)-(30): run
     on non-leaf parameters with differentiable=True, the iterates still equal the family's reference
     recursion within gamma_{16 K}(u) (as the non-differentiable run's do: the flag changes how step() is
     recorded, not what it computes), and torch.autograd.grad of the updated parameters with respect to the
@@ -145,7 +149,8 @@ def test_differentiable_steps_follow_the_recursion_and_pass_gradients(optimizer_
 @settings(max_examples=scaled(2))
 @given(data=st.data())
 def test_gradients_flow_through_every_differentiable_step(optimizer_subject, placement, data):
-    """torch.optim's documented ``differentiable=True`` (contract: step() is differentiable, for
+    """[GM] Lemma 4.8, Lemma 4.9; [CUT] eqs. (22)-(30) (the family recursions, here under torch.optim's
+    usage contract): torch.optim's documented ``differentiable=True`` (contract: step() is differentiable, for
     meta-learning through an inner loop) with [GM] Lemmas 4.8, 4.9, [CUT] eqs. (22)-(30) for the recursion
     differentiated: over a 3-step contract case (groups, layouts, absent gradients, rewritten
     hyperparameters) on non-leaf float64 parameters, every gradient handed over requiring grad,

@@ -208,7 +208,8 @@ def run_differentiable(subject, case) -> DifferentiableRun:
     sum of the updated parameters with respect to those gradients must be defined and finite: one
     differentiable step from existing state, as torch's own tests of the flag check it (the update is
     differentiable there: the state's second moments are positive, so no sqrt is taken at 0)."""
-    from kinkcheck.harness.oracles.contract_runs import (_hp_at, _view, accepted, default_dtype, rounding_bound)
+    from kinkcheck.harness.oracles.contract_runs import (_hp_at, _view, accepted, default_dtype, relative_deviation,
+                                                       rounding_bound)
     from kinkcheck.harness.oracles.recursions import reference_for
     from kinkcheck.harness.core.training import guarded_step
 
@@ -248,10 +249,7 @@ def run_differentiable(subject, case) -> DifferentiableRun:
             rows_s.append(torch.cat([real(q.detach()).reshape(-1) for q in flat]))
             rows_r.append(torch.cat([r.theta.reshape(-1) for r in refs]))
         s, r = torch.stack(rows_s), torch.stack(rows_r)
-        increments = (r[1:] - r[:-1]).abs()
-        scale = theta0.abs() + torch.cat([torch.zeros_like(theta0)[None], increments.cumsum(0)])
-        diff = (s - r).abs()
-        dev = torch.where(diff == 0, torch.zeros_like(diff), diff / scale.clamp_min(torch.finfo(torch.float64).tiny))
+        dev = relative_deviation(s, r, theta0)
         worst, where = 0.0, "nowhere"
         if dev.numel():
             idx = int(dev.argmax())
@@ -276,7 +274,7 @@ def run_differentiable(subject, case) -> DifferentiableRun:
                         no_gradient = (f"parameter {j} ({plist[j].layout} {plist[j].shape()}): {what} from the "
                                        f"updated parameters back to the gradient of step {case.steps}")
                         break
-    return DifferentiableRun(worst, where, rounding_bound(torch.float64, case.steps), bool((increments != 0).any()),
+    return DifferentiableRun(worst, where, rounding_bound(torch.float64, case.steps), bool((r[1:] != r[:-1]).any()),
                              no_gradient)
 
 

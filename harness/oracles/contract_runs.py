@@ -432,10 +432,7 @@ def run_contract(subject: OptimizerSubject, case) -> ContractRun:
     agg = None
     if high:
         s, r = torch.stack(subject_rows), torch.stack(reference_rows)
-        increments = (r[1:] - r[:-1]).abs()
-        scale = theta0.abs() + torch.cat([torch.zeros_like(theta0)[None], increments.cumsum(0)])
-        diff = (s - r).abs()
-        dev = torch.where(diff == 0, torch.zeros_like(diff), diff / scale.clamp_min(torch.finfo(torch.float64).tiny))
+        dev = relative_deviation(s, r, theta0)
         worst, where = 0.0, "nowhere"
         if dev.numel():
             idx = int(dev.argmax())
@@ -448,7 +445,7 @@ def run_contract(subject: OptimizerSubject, case) -> ContractRun:
                      f"reference {float(r[k, c])!r}; group hyperparameters at that step "
                      f"{_hp_at(hps[group_of[j]], changes, group_of[j], k)}")
         agg = ContractRun(worst, where, rounding_bound(case.dtype, case.steps), case.steps,
-                          bool((increments != 0).any()), reached, twin_mismatch, sorted(not_taken),
+                          bool((r[1:] != r[:-1]).any()), reached, twin_mismatch, sorted(not_taken),
                           state_mismatch=state_mismatch, aliased=aliased)
     if per_step is None:
         return agg
@@ -488,6 +485,15 @@ def _per_step_run(per_step, case, plist, group_of, hps, changes, reached, twin_m
                  f"hyperparameters at that step {_hp_at(hps[group_of[j]], changes, group_of[j], k)}")
     return ContractRun(ratio, where, 1.0, case.steps, per_step.moved, reached, twin_mismatch, sorted(not_taken),
                        per_step=True, state_read=set(per_step.read))
+
+
+def relative_deviation(s: torch.Tensor, r: torch.Tensor, theta0: torch.Tensor) -> torch.Tensor:
+    """(steps + 1, coordinates): |subject - reference| relative to the aggregate scale |theta_0| + the
+    reference's path length so far (``rounding_bound``'s scale); 0 where they agree exactly."""
+    increments = (r[1:] - r[:-1]).abs()
+    scale = theta0.abs() + torch.cat([torch.zeros_like(theta0)[None], increments.cumsum(0)])
+    diff = (s - r).abs()
+    return torch.where(diff == 0, torch.zeros_like(diff), diff / scale.clamp_min(torch.finfo(torch.float64).tiny))
 
 
 def _hp_at(hp, changes, i, k):
