@@ -328,10 +328,13 @@ class Reference:
     # --- one step from the subject's own iterate and state (T4 in low precision)
     def load(self, state) -> list[str]:
         """Take the subject's state (``optimizer.state[p]``) where it is readable under ``STATE``'s keys
-        (and ``step``), exactly as the subject holds it (error bound 0). Returns the keys read. A state
-        attribute the subject does not expose keeps this reference's own value, with the error bound
-        it has carried since its last step (``Bounded``): the unreadable state's rounding accumulates
-        in the bound instead of being reset."""
+        (and ``step``), exactly as the subject holds it (error bound 0) when it is held in the subject's
+        dtype or a narrower one. A value held wider -- a Python float (ASGD's eta as a number), a float64
+        tensor beside a float32 parameter -- is rounded into the dtype where a tensor operation meets it:
+        e = u |value|, as for any Python number (``Bounded.lift``; call inside ``rounding``). Returns the
+        keys read. A state attribute the subject does not expose keeps this reference's own value, with
+        the error bound it has carried since its last step (``Bounded``): the unreadable state's rounding
+        accumulates in the bound instead of being reset."""
         read = [k for k in ("step", *self.STATE) if isinstance(state, dict) and state.get(k) is not None]
         if not read:
             return read
@@ -343,9 +346,7 @@ class Reference:
             if key == "step":
                 self.t = int(value.item() if isinstance(value, torch.Tensor) else value)
                 continue
-            value = value.detach().to(torch.float64) if isinstance(value, torch.Tensor) else float(value)
-            setattr(self, self.STATE[key], Bounded(value if isinstance(value, torch.Tensor) else
-                                                   torch.tensor(value, dtype=torch.float64)))
+            setattr(self, self.STATE[key], _held(value))
         return read
 
     def step_from(self, theta: torch.Tensor, state, g: torch.Tensor, hp: dict, u: float, u_acc: float,
@@ -354,8 +355,8 @@ class Reference:
         (both exact), every operation charged the unit roundoff ``u`` and underflow ``eta``
         (``Bounded``). Returns the Bounded new iterate and the state keys read."""
         self.theta = Bounded(theta.detach().to(torch.float64).clone())
-        read = self.load(state)
         with rounding(u, u_acc, eta):
+            read = self.load(state)
             self.step(g, hp)
         return self.theta, read
 
@@ -386,6 +387,17 @@ class Reference:
                 out.append((key, float(excess.reshape(-1)[i]), i, float(sub.reshape(-1)[i]),
                             float(mine.x.reshape(-1)[i]), float(mine.e.reshape(-1)[i])))
         return out
+
+
+def _held(value) -> Bounded:
+    """A state value read from the subject (``Reference.load``): exact if its dtype is no wider than the
+    one being charged (unit roundoff ``u``), else rounded into it on first use (e = u |value|)."""
+    if not isinstance(value, torch.Tensor):
+        return Bounded.lift(float(value))
+    x = value.detach().to(torch.float64)
+    if value.is_floating_point() and torch.finfo(value.dtype).eps / 2 < _ROUNDING["u"]:
+        return Bounded(x, _ROUNDING["u"] * x.abs())
+    return Bounded(x)
 
 
 class SGD(Reference):
