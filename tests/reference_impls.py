@@ -1,12 +1,12 @@
-"""Correct from-scratch optimizers (T4's false-alarm check): Adam, NAdam, RAdam, Adagrad, RMSprop, ASGD and
-Lion, written from the papers / torch.optim's documented algorithms with the torch.optim.Optimizer
-protocol and nothing of torch.optim's implementation: every hyperparameter of the family's contract,
-hyperparameters read from the group at every step, per-parameter state (step counter included) kept
+"""Correct from-scratch optimizers (T4's false-alarm check): Adam, NAdam, RAdam, Adagrad, RMSprop, ASGD, Lion
+and SGD (heavy ball, Nesterov), written from the papers / torch.optim's documented algorithms with the
+torch.optim.Optimizer protocol and nothing of torch.optim's implementation: every hyperparameter of the
+family's contract, hyperparameters read from the group at every step, per-parameter state (step counter included) kept
 in ``self.state`` (so ``state_dict()`` carries it) in the parameter's own dtype, parameters without a
 gradient skipped, updates written in place whatever the memory layout. The usage contract too
 (theorems/test_usage_contract.py): a complex parameter is stepped as its ``view_as_real`` pair, a
 hyperparameter handed over as a tensor is copied (never the user's tensor) and re-read at every step,
-``differentiable=True`` (Adam, Adagrad) runs the step under autograd, and Adagrad's
+``differentiable=True`` (Adam, Adagrad, SGD) runs the step under autograd, and Adagrad's
 initial_accumulator_value is the constructor's for every group, one added later included. T4 must accept
 each of them.
 """
@@ -269,3 +269,23 @@ class ASGD(Elementwise):
         t = state["step"]
         state["eta"] = group["lr"] / (1 + group["lambd"] * group["lr"] * t) ** group["alpha"]
         state["mu"] = self.mu(t, group)
+
+
+class SGD(Elementwise):
+    """Gradient descent with heavy-ball or Nesterov momentum, as torch.optim.SGD documents it ([GM] Lemma 4.8):
+    b_1 = g_1, b_t = mu b_{t-1} + (1 - dampening) g_t; the step is lr (g_t + mu b_t) under Nesterov, else
+    lr b_t. Under differentiable=True the buffer stays in the graph from its first value on (out of place)."""
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
+                 maximize=False, differentiable=False):
+        super().__init__(params, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                         nesterov=nesterov, maximize=maximize, differentiable=differentiable)
+
+    def update(self, p, g, state, group):
+        g = _decay(p, g, group, False)
+        mu = group["momentum"]
+        if mu:
+            state["momentum_buffer"] = (g.clone() if state.get("momentum_buffer") is None
+                                        else state["momentum_buffer"] * mu + g * (1 - group["dampening"]))
+            g = g + mu * state["momentum_buffer"] if group["nesterov"] else state["momentum_buffer"]
+        p.sub_(group["lr"] * g)

@@ -49,6 +49,9 @@ def test_a_hanging_subject_costs_one_time_limit(run_suite):
         seconds = sorted(t["seconds"] for t in run.report["tests"] if t["subject"] == spec)
         assert seconds[-1] >= TIMEOUT_S and seconds[-2] < 1.0, (spec, seconds)  # the rest did not run
         assert "FAIL (hung)" in run.failure_text(spec), spec
+        assert re.search(rf"T\d+: the test with subject {re.escape(spec)} ran past --kinkcheck-timeout 3 s",
+                         run.text), spec  # the theorem is named
+        assert re.search(rf"{re.escape(spec)}\s+FAIL \d+", run.text), spec  # the table row
     assert {call for _, call in timed_out} == {"step 1"}, timed_out  # the call that hung is named
     assert wall < 60, wall  # collection, start-up and two 3 s limits (measured: about 16 s)
 

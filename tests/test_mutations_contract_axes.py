@@ -19,9 +19,11 @@ WRONG = [f"{fam}={BROKEN}:{cls}" for fam, cls in [
     ("asgd", "UndecayedPublicEtaASGD"),  # public state: ASGD's eta
     ("adam", "LateGroupGlobalStepAdam"),  # step count of a group added by add_param_group
     ("momentum", "FirstBufferDetachedMomentum"),  # differentiable=True through every step
+    ("nesterov", "FirstBufferDetachedNesterov"),  # differentiable=True: the derivative's value
 ]]
 CORRECT = [f"{fam}=tests.reference_impls:{cls}" for fam, cls in [("adam", "Adam"), ("adagrad", "Adagrad"),
-                                                                   ("asgd", "ASGD")]]
+                                                                   ("asgd", "ASGD"), ("nesterov", "SGD"),
+                                                                   ("momentum", "SGD")]]
 
 
 def test_t4_rejects_a_bug_on_each_usage_axis_and_accepts_the_correct_ones(run_suite):

@@ -11,7 +11,9 @@ T3 = ("test_frozen_coordinates.py",)
 
 @pytest.mark.parametrize("activation", ["clamp_relu", "maximum_relu", "ge_relu", "leaky_relu_1e6"])
 def test_broken_activation_is_rejected_by_t1_and_t2(run_suite, activation):
-    run = run_suite("--activation", f"tests.broken.activations:{activation}",
+    """Each is wrong at the kink on contiguous eager tensors. Its compiled form is left out (about 10 s of
+    compilation per run): the compile axis has its own broken activation below."""
+    run = run_suite("--activation", f"tests.broken.activations:{activation}", "-k", "not under_torch_compile",
                     "--optimizer", "sgd=torch.optim:SGD", modules=T1 + T2)
     assert run.ret == 1, run.text[-3000:]
     assert {"T1", "T2"} <= run.failed_theorems(), run.text[-3000:]

@@ -209,3 +209,21 @@ def test_the_watchdog_under_sigalrm_blames_the_subject_or_the_suite():
             time.sleep(30)  # the suite's own code, not the subject's
     assert blame.is_suite_error(stalled.value) and verdicts.first_hang(other.config, "adam=x:Y") is None
     assert guard.install_watch(None) is None  # the watch is removed with the test
+
+
+def test_aliasing_inherited_from_torch_says_so_and_names_the_line_that_carries_it():
+    """T4's aliasing FAIL stays a FAIL for a user's subject (it does change the user's tensor); where the class keeps
+    torch.optim.Optimizer.add_param_group, the message says the behaviour is torch's and gives the expectation
+    line; a class with its own add_param_group gets no such note."""
+    import types
+
+    import torch
+
+    from tests import reference_impls
+    from theorems.test_usage_contract import _inherited_aliasing
+
+    inherited = _inherited_aliasing(types.SimpleNamespace(factory=torch.optim.Adam, label="adam=torch.optim:Adam"))
+    assert "inherits torch.optim.Optimizer.add_param_group" in inherited
+    assert "'T4::adam=torch.optim:Adam::test_user_tensors_are_not_aliased" in inherited
+    own = types.SimpleNamespace(factory=reference_impls.Adam, label="adam=tests.reference_impls:Adam")
+    assert _inherited_aliasing(own) == ""

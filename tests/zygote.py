@@ -29,8 +29,10 @@ import subprocess
 import sys
 import tempfile
 
-# Variables a self-test may set per run: read when the run starts, never at import of the warm set.
-PER_RUN = ("PYTHONPATH", "HOME", "USERPROFILE", "PY_COLORS", "COLUMNS", "LINES", "TOX_ENV_DIR", "PWD", "OLDPWD")
+# Variables a self-test may set per run: read when the run starts, never at import of the warm set
+# (PYTHONDONTWRITEBYTECODE: the child sets sys.dont_write_bytecode from it, as a fresh interpreter would).
+PER_RUN = ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "HOME", "USERPROFILE", "PY_COLORS", "COLUMNS", "LINES",
+           "TOX_ENV_DIR", "PWD", "OLDPWD")
 PER_RUN_PREFIXES = ("KINKCHECK_", "PYTEST_")
 
 _SERVER = r'''
@@ -38,6 +40,7 @@ import json, os, socket, struct, sys
 import torch, torch._dynamo, hypothesis, pytest, _pytest.pytester  # the imports every run would pay for
 try:
     import numpy, sympy  # the exact oracles' (several theorem modules)
+    import torch._inductor.compile_fx  # T1's torch.compile axis (0.8 s per run that compiles)
 except ImportError:
     pass
 path, own_path = sys.argv[1], json.loads(sys.argv[2])
@@ -67,6 +70,7 @@ def child(request, out, err):
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
+    sys.dont_write_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))  # as a fresh interpreter reads it
     extra = [os.path.abspath(p) for p in request["env"].get("PYTHONPATH", "").split(os.pathsep) if p]
     sys.path[:] = [request["cwd"], *extra, *base]
     sys.argv = [os.path.join(os.path.dirname(pytest.__file__), "__main__.py"), *request["args"]]

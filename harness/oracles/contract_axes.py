@@ -311,17 +311,28 @@ def run_differentiable_through(subject, case) -> ThroughRun:
 
     What is compared. The derivative is defined (not None: the parameter's first gradient is in the graph),
     finite, and nonzero wherever the reference's is (a path the recursion has, the subject has too); where the
-    reference's is zero for a whole parameter (sign-based updates) nothing is asked. Its VALUE is not held to
-    the reference's: both are float64 sums over paths of products of local derivatives, and their difference
-    is bounded by gamma_n(u) times the sum of the ABSOLUTE path terms, which autograd does not give. In the
-    adaptive recursions those terms cancel (d/dg of m / (sqrt(v) + eps) is a difference of two terms of size
-    lr / |g| that leaves one of size lr eps / g^2): torch's and the reference's derivatives measured 1e-10 to
-    1e-8 apart relative to the derivative itself, so a bound on the derivative's own scale would fail correct
-    subjects and a tuned one would not be derived.
+    reference's is zero for a whole parameter (sign-based updates) nothing is asked.
+
+    Its VALUE, for the families whose record says ``linear_in_gradients`` (SGD, heavy ball, Nesterov): both
+    derivatives are float64 sums over the graph's paths of products of local derivatives, so each lies within
+    gamma_{OPS_PER_STEP K}(u) of the sum of the ABSOLUTE path terms P (Higham, Sec. 3.1, applied to the adjoint
+    recursion, which has as many operations per step as the forward one). Autograd does not give P in general;
+    for these recursions it does: every local derivative is lr, momentum, 1 - dampening, 1 (non-negative; -lr
+    once, into the iterate) or +-lr weight_decay (the decay loop theta -> g -> theta), so flipping
+    weight_decay's sign makes every path term of one sign and P = |the reference's derivative with
+    -weight_decay|. The subject's must lie within 2 gamma P of the reference's (two float64 evaluations): a
+    buffer detached at its creation under Nesterov (the direct path kept, the buffer's lost) gives a nonzero
+    derivative off by a factor 1 + momentum and fails here. In the adaptive recursions the terms cancel
+    (d/dg of m / (sqrt(v) + eps) is a difference of two terms of size lr / |g| that leaves one of size
+    lr eps / g^2): torch's and the reference's derivatives measured 1e-10 to 1e-8 apart relative to the
+    derivative itself, and no P is at hand, so there the value is not compared.
     """
     from kinkcheck.harness.core.training import guarded_step
-    from kinkcheck.harness.oracles.contract_runs import _view, accepted, default_dtype
+    from kinkcheck.harness.oracles.contract_runs import _view, accepted, default_dtype, rounding_bound
     from kinkcheck.harness.oracles.recursions import reference_for
+    from kinkcheck.harness.subjects.families import FAMILIES
+
+    linear = FAMILIES[subject.family].linear_in_gradients
 
     hps = [accepted(subject, g.hyperparameters)[0] for g in case.groups]
     plist = case.parameters
@@ -330,11 +341,14 @@ def run_differentiable_through(subject, case) -> ThroughRun:
         params = [[p.leaf(torch.float64).clone() for p in g.parameters] for g in case.groups]
         flat = [q for qs in params for q in qs]
         refs = [reference_for(subject.family, real(q.detach()), hps[i]) for q, i in zip(flat, group_of)]
+        # the same recursion with weight_decay's sign flipped: its derivative's magnitude is P (linear families)
+        flipped = [reference_for(subject.family, real(q.detach()), _flip_decay(hps[i]))
+                   for q, i in zip(flat, group_of)]
         first, *rest = [_view(subject, hp) for hp in hps]
         groups = [{"params": params[0]}] + [{"params": qs, **hp} for qs, hp in zip(params[1:], rest)]
         optimizer = subject.build(groups, **first, differentiable=True)
         current = [dict(hp) for hp in hps]
-        firsts = {}  # parameter -> (the subject's first gradient, the reference's copy of it, its step)
+        firsts = {}  # parameter -> (the subject's first gradient, the reference's copy, its step, the flipped's copy)
         for k in range(1, case.steps + 1):
             for i, change in case.changes.get(k, {}).items():
                 change = {n: v for n, v in change.items() if n in _view(subject, hps[i])}
@@ -346,9 +360,12 @@ def run_differentiable_through(subject, case) -> ThroughRun:
                     continue
                 g = p.arrange(case.gradient(k, j), q).requires_grad_(True)
                 mine = real(g.detach()).clone().requires_grad_(True)
-                firsts.setdefault(j, (g, mine, k))
+                theirs_flipped = real(g.detach()).clone().requires_grad_(True)
+                firsts.setdefault(j, (g, mine, k, theirs_flipped))
                 q.grad = g
                 _differentiable_step(refs[j], mine, current[group_of[j]])
+                if linear:
+                    _differentiable_step(flipped[j], theirs_flipped, _flip_decay(current[group_of[j]]))
             guarded_step(optimizer, subject, None, k)
         live = [j for j in sorted(firsts) if flat[j].numel()]
         if not live:
@@ -361,7 +378,9 @@ def run_differentiable_through(subject, case) -> ThroughRun:
                             torch.autograd.grad, total, [firsts[j][0] for j in live], allow_unused=True)
         ours = torch.autograd.grad(sum(refs[j].theta.sum() for j in live), [firsts[j][1] for j in live],
                                    allow_unused=True)
-    for j, d, r in zip(live, theirs, ours):
+        paths = (torch.autograd.grad(sum(flipped[j].theta.sum() for j in live), [firsts[j][3] for j in live],
+                                     allow_unused=True) if linear else [None] * len(live))
+    for j, d, r, absolute in zip(live, theirs, ours, paths):
         r = torch.zeros_like(firsts[j][1]) if r is None else r.detach()
         what = f"parameter {j} ({plist[j].layout} {plist[j].shape()}, first gradient at step {firsts[j][2]})"
         # Judged only where autograd through the float64 recursion is finite: at a coordinate whose first
@@ -384,7 +403,24 @@ def run_differentiable_through(subject, case) -> ThroughRun:
             i = int(lost.reshape(-1).nonzero()[0])
             return ThroughRun(f"{what} element {i}: d(theta after step {case.steps})/d(first gradient) = 0, the "
                               f"recursion's {float(r.reshape(-1)[i])!r} (the first gradient's path is cut)", len(live))
+        if linear:
+            bound = 2 * rounding_bound(torch.float64, case.steps) * (torch.zeros_like(r) if absolute is None
+                                                                       else absolute.detach().abs())
+            off = judged & ((d - r).abs() > bound)
+            if bool(off.any()):
+                i = int(off.reshape(-1).nonzero()[0])
+                mine_i, ref_i, bound_i = (float(t.reshape(-1)[i]) for t in (d, r, bound))
+                return ThroughRun(f"{what} element {i}: d(theta after step {case.steps})/d(first gradient) = "
+                                  f"{mine_i!r}, the recursion's {ref_i!r} (|difference| {abs(mine_i - ref_i):.3g} > "
+                                  f"{bound_i:.3g}, twice the float64 rounding bound of {case.steps} steps times the "
+                                  f"sum of the absolute path terms: a path of the recursion is lost or counted "
+                                  f"twice)", len(live))
     return ThroughRun(None, len(live))
+
+
+def _flip_decay(hp: dict) -> dict:
+    """``hp`` with weight_decay's sign flipped (``run_differentiable_through``'s absolute path sum)."""
+    return {**hp, "weight_decay": -hp["weight_decay"]} if "weight_decay" in hp else hp
 
 
 def add_group(subject, optimizer, group: dict, k: int) -> None:

@@ -92,6 +92,9 @@ class Family:
     complex_parameters: bool = False  # steps a complex parameter as its view_as_real pair
     tensor_hyperparameters: tuple[str, ...] = ()  # constructor arguments it takes as 0-d tensors (documented)
     differentiable: bool = False  # takes differentiable=True (step() differentiable through autograd)
+    # the iterate is linear in the gradients, every coefficient of one sign once weight_decay's is flipped
+    # (lr, momentum, 1 - dampening >= 0): T4 compares the VALUE of d theta_K / d g_1 through differentiable=True
+    linear_in_gradients: bool = False
 
     # --- capabilities read by theorem markers
     @property
@@ -181,15 +184,17 @@ _SGD_NOT_DRAWN = (("momentum", "fixed at 0: heavy ball is the momentum family"),
 
 FAMILIES: dict[str, Family] = {f.name: f for f in [
     Family("sgd", "plain gradient descent", "SGD", dict(lr=LR), stateful=False, reference="SGD",
-           contract=dict(_WD), not_drawn=_SGD_NOT_DRAWN, schedulable=("lr", "weight_decay"), **_TORCH_AXES),
+           contract=dict(_WD), not_drawn=_SGD_NOT_DRAWN, schedulable=("lr", "weight_decay"), linear_in_gradients=True,
+           **_TORCH_AXES),
     Family("momentum", "heavy-ball SGD (momentum, dampening)", "SGD",
            dict(lr=SMALL_LR, momentum=Choice((0.5, 0.9, 0.99)), dampening=Choice((0.0, 0.1, 0.5))),
            reference="SGD", contract=dict(_WD), schedulable=("lr", "momentum", "dampening", "weight_decay"),
-           defining=("lr", "momentum"), not_drawn=(("nesterov", "the nesterov family"),), **_TORCH_AXES),
+           defining=("lr", "momentum"), not_drawn=(("nesterov", "the nesterov family"),), linear_in_gradients=True,
+           **_TORCH_AXES),
     Family("nesterov", "SGD with Nesterov momentum", "SGD",
            dict(lr=SMALL_LR, momentum=Choice((0.5, 0.9, 0.99))), fixed=dict(nesterov=True, dampening=0.0),
            reference="SGD", contract=dict(_WD), schedulable=("lr", "momentum", "weight_decay"),
-           defining=("lr", "momentum"), **_TORCH_AXES),
+           defining=("lr", "momentum"), linear_in_gradients=True, **_TORCH_AXES),
     Family("adagrad", "Adagrad", "Adagrad",
            dict(lr=LR, lr_decay=Choice((0.0, 0.01)), initial_accumulator_value=Choice((0.0, 0.1, 1.0)),
                 eps=Choice((1e-10, 1e-6, 1e-3))), reference="Adagrad", eps_free=True, contract=dict(_WD),

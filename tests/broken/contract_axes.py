@@ -20,7 +20,8 @@ from the axis:
 - step counts on the new axes: an Adam whose add_param_group, after some steps, starts the new parameters'
   step counts at the optimizer's global step count;
 - differentiable=True: an Adam that takes the flag but runs its update outside autograd; an SGD with momentum
-  that detaches its momentum buffer from the graph at every step (gradient flows through the last step only).
+  that detaches its momentum buffer from the graph at every step (gradient flows through the last step only);
+  a Nesterov SGD that detaches only its first buffer (a nonzero derivative of the wrong value).
 """
 from __future__ import annotations
 
@@ -232,5 +233,26 @@ class FirstBufferDetachedMomentum(Elementwise):
             state["b"] = g.detach().clone()
         else:
             state["b"] = state["b"].detach() * group["momentum"] + g * (1 - group["dampening"])
+        direction = g + group["momentum"] * state["b"] if group["nesterov"] else state["b"]
+        p.sub_(group["lr"] * direction)
+
+
+class FirstBufferDetachedNesterov(Elementwise):
+    """Nesterov SGD (b <- mu b + g; theta <- theta - lr (g + mu b)) under differentiable=True whose FIRST momentum
+    buffer is a detached copy of the gradient, later ones in the graph: the derivative of the last iterate with
+    respect to the first gradient keeps the direct path (lr) and loses the buffer's (lr mu ...) -- nonzero, and
+    wrong by a factor of about 1 + mu."""
+
+    def __init__(self, params, lr=1e-2, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
+                 maximize=False, differentiable=False):
+        super().__init__(params, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                         nesterov=nesterov, maximize=maximize, differentiable=differentiable)
+
+    def update(self, p, g, state, group):
+        g = _decay(p, g, group, False)
+        if "b" not in state:
+            state["b"] = g.detach().clone()
+        else:
+            state["b"] = state["b"] * group["momentum"] + g * (1 - group["dampening"])
         direction = g + group["momentum"] * state["b"] if group["nesterov"] else state["b"]
         p.sub_(group["lr"] * direction)
