@@ -20,6 +20,7 @@ import pytest
 
 from kinkcheck.plugin import options
 from kinkcheck.plugin.report import TestRecord, markdown_table, terminal_table
+from tests.zygote import ZYGOTE
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,8 +32,14 @@ def _env(**extra: str) -> dict:
 
 
 def _pytest(cwd: Path, *args: str, python_flags: tuple = (), timeout: int = 240, **env: str):
-    """A fresh ``python -m pytest`` in ``cwd`` (outside the checkout: only the installed entry point)."""
-    return subprocess.run([sys.executable, *python_flags, "-m", "pytest", "-p", "no:cacheprovider", *args],
+    """``python -m pytest`` in ``cwd`` (outside the checkout: only the installed entry point), forked from a
+    warm interpreter started with the same environment (tests/zygote.py: only torch, Hypothesis, numpy and
+    sympy are imported ahead; nothing of kinkcheck), or a fresh one with interpreter flags."""
+    argv = ["-p", "no:cacheprovider", *args]
+    forked = None if python_flags else ZYGOTE.run(argv, cwd=cwd, env=_env(**env), timeout=timeout)
+    if forked is not None:
+        return forked
+    return subprocess.run([sys.executable, *python_flags, "-m", "pytest", *argv],
                           cwd=cwd, env=_env(**env), capture_output=True, text=True, timeout=timeout)
 
 

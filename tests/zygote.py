@@ -158,21 +158,24 @@ class ForkedRun:
 
 
 class Zygote:
-    """One warm interpreter, started on first use, ended with this process."""
+    """One warm interpreter started with the environment ``base`` (the caller's by default), started on first
+    use, ended with this process."""
 
-    def __init__(self):
+    def __init__(self, base: dict | None = None):
         self._process = None
         self._dir = None
-        self._env = None
+        self._env = dict(os.environ if base is None else base)
         self._broken = os.environ.get("KINKCHECK_SELFTEST_FRESH") == "1" or not hasattr(os, "fork") \
             or not hasattr(socket, "AF_UNIX") or not hasattr(socket, "send_fds")
+
+    def serves(self, env: dict) -> bool:
+        return _differs_only_per_run(env, self._env)
 
     def _start(self) -> bool:
         self._dir = tempfile.mkdtemp(prefix="kz")
         path = os.path.join(self._dir, "s")
-        own = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        own = [p for p in self._env.get("PYTHONPATH", "").split(os.pathsep) if p]
         own_abs = sorted({*own, *(os.path.abspath(p) for p in own), os.getcwd(), ""})
-        self._env = dict(os.environ)
         self._process = subprocess.Popen([sys.executable, "-c", _SERVER, path, json.dumps(own_abs)],
                                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                          text=True, env=self._env)
@@ -188,11 +191,11 @@ class Zygote:
     def popen(self, args: list[str], *, cwd: str, env: dict, stdout, stderr) -> ForkedRun | None:
         """Fork ``python -m pytest *args`` in ``cwd`` with ``env``, writing to the files ``stdout`` and
         ``stderr`` (objects with ``fileno``); None where a fresh interpreter is needed."""
-        if self._broken:
+        if self._broken or not self.serves(env):
             return None
         if self._process is None and not self._start():
             return None
-        if self._process.poll() is not None or not _differs_only_per_run(env, self._env):
+        if self._process.poll() is not None:
             return None
         payload = json.dumps({"args": list(args), "cwd": cwd, "env": env}).encode()
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -219,4 +222,41 @@ class Zygote:
             shutil.rmtree(self._dir, ignore_errors=True)
 
 
-ZYGOTE = Zygote()
+class Zygotes:
+    """At most ``limit`` zygotes, one per environment that differs in what is read at import time (the
+    self-tests' own, and the OMP_NUM_THREADS=1 one of the plugin-convention tests): a run goes to the one whose
+    environment it shares, a new one is started for a new environment while under the limit, and past it the
+    run is a real subprocess."""
+
+    def __init__(self, limit: int = 2):
+        self._zygotes: list[Zygote] = []
+        self._limit = limit
+
+    def popen(self, args: list[str], *, cwd: str, env: dict, stdout, stderr) -> ForkedRun | None:
+        zygote = next((z for z in self._zygotes if z.serves(env)), None)
+        if zygote is None and len(self._zygotes) < self._limit:
+            zygote = Zygote(os.environ if not self._zygotes else env)
+            if not zygote.serves(env):  # the caller's own environment first: the common case
+                zygote = Zygote(env)
+            self._zygotes.append(zygote)
+        return None if zygote is None else zygote.popen(args, cwd=cwd, env=env, stdout=stdout, stderr=stderr)
+
+    def run(self, args: list[str], *, cwd, env: dict, timeout: float) -> subprocess.CompletedProcess | None:
+        """``subprocess.run([python, -m, pytest, *args], cwd, env, capture_output, text, timeout)`` forked;
+        None where a fresh interpreter is needed."""
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            forked = self.popen(args, cwd=os.fspath(cwd), env=env, stdout=out, stderr=err)
+            if forked is None:
+                return None
+            try:
+                code = forked.wait(timeout)
+            except subprocess.TimeoutExpired:
+                forked.kill()
+                raise
+            out.seek(0)
+            err.seek(0)
+            return subprocess.CompletedProcess([sys.executable, "-m", "pytest", *args], code,
+                                               out.read().decode(errors="replace"), err.read().decode(errors="replace"))
+
+
+ZYGOTE = Zygotes()
