@@ -285,7 +285,11 @@ class SGD(Elementwise):
         g = _decay(p, g, group, False)
         mu = group["momentum"]
         if mu:
-            state["momentum_buffer"] = (g.clone() if state.get("momentum_buffer") is None
+            state["momentum_buffer"] = (self.first_buffer(g) if state.get("momentum_buffer") is None
                                         else state["momentum_buffer"] * mu + g * (1 - group["dampening"]))
             g = g + mu * state["momentum_buffer"] if group["nesterov"] else state["momentum_buffer"]
         p.sub_(group["lr"] * g)
+
+    def first_buffer(self, g):
+        """b_1 = g_1, kept in the graph under differentiable=True."""
+        return g.clone()

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import torch
 
-from tests.reference_impls import ASGD, Adagrad, Adam, Elementwise, _decay, _resolved
+from tests.reference_impls import ASGD, SGD, Adagrad, Adam, Elementwise, _decay, _resolved
 
 
 class RealOnlyComplexAdam(Adam):
@@ -237,22 +237,11 @@ class FirstBufferDetachedMomentum(Elementwise):
         p.sub_(group["lr"] * direction)
 
 
-class FirstBufferDetachedNesterov(Elementwise):
+class FirstBufferDetachedNesterov(SGD):
     """Nesterov SGD (b <- mu b + g; theta <- theta - lr (g + mu b)) under differentiable=True whose FIRST momentum
     buffer is a detached copy of the gradient, later ones in the graph: the derivative of the last iterate with
     respect to the first gradient keeps the direct path (lr) and loses the buffer's (lr mu ...) -- nonzero, and
     wrong by a factor of about 1 + mu."""
 
-    def __init__(self, params, lr=1e-2, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
-                 maximize=False, differentiable=False):
-        super().__init__(params, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                         nesterov=nesterov, maximize=maximize, differentiable=differentiable)
-
-    def update(self, p, g, state, group):
-        g = _decay(p, g, group, False)
-        if "b" not in state:
-            state["b"] = g.detach().clone()
-        else:
-            state["b"] = state["b"] * group["momentum"] + g * (1 - group["dampening"])
-        direction = g + group["momentum"] * state["b"] if group["nesterov"] else state["b"]
-        p.sub_(group["lr"] * direction)
+    def first_buffer(self, g):
+        return g.detach().clone()
